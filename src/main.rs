@@ -1,0 +1,52 @@
+//! The `berth` command line.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use berth::commands::{self, CommandError};
+use clap::{CommandFactory, Parser};
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => commands::init::run(&commands::init::InitOptions {
+            dir: args.dir,
+            name: args.name,
+            daemonset: matches!(args.workload, cli::WorkloadArg::Daemonset),
+            image: args.image,
+        }),
+        Command::Validate(args) => commands::validate::run(&args.file),
+        Command::Schema => commands::schema::run(),
+        Command::Generate(args) => commands::generate::run(&commands::generate::GenerateOptions {
+            file: args.input.file,
+            out: args.out,
+            only: args.only,
+            force: args.force,
+        }),
+        Command::Diff(args) => commands::generate::diff(&commands::generate::GenerateOptions {
+            file: args.input.file,
+            out: args.out,
+            only: args.only,
+            force: false,
+        }),
+        Command::Completions(args) => {
+            clap_complete::generate(args.shell, &mut Cli::command(), "berth", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let message = err.to_string();
+            if !message.is_empty() {
+                eprintln!("{message}");
+            }
+            ExitCode::from(match err {
+                CommandError::Invalid(_) => 2,
+                CommandError::Runtime(_) => 1,
+            })
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Writing generated files: atomic replacement, hand-edit detection, diffs.

@@ -1,0 +1,9 @@
+//! The `docker` target.
+
+use super::{FileSet, RenderError};
+use crate::spec::Spec;
+
+/// Renders the `docker` files of `spec` into `out`.
+pub fn render(_spec: &Spec, _out: &mut FileSet) -> Result<(), RenderError> {
+    Ok(())
+}

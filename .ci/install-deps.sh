@@ -30,4 +30,9 @@ if [ ! -x "$GOBIN_DIR/helm" ] || ! "$GOBIN_DIR/helm" version --short 2>/dev/null
   CGO_ENABLED=0 go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" \
     "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
+KUBE_SCORE_VERSION=${KUBE_SCORE_VERSION:-v1.20.0}
+if [ ! -x "$GOBIN_DIR/kube-score" ]; then
+  log "go install kube-score ${KUBE_SCORE_VERSION}"
+  CGO_ENABLED=0 go install "github.com/zegl/kube-score/cmd/kube-score@${KUBE_SCORE_VERSION}"
+fi
 log "done"

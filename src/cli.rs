@@ -9,8 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// systemd unit out, all agreeing with the berth-sidecar runtime inside the daemon.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success, 1 runtime failure (I/O, cluster), 2 invalid input or usage.\n\
-Typical flow: berth init --name my-daemon → edit berth.yaml → berth validate → berth generate")]
+#[command(
+    after_help = "Exit codes: 0 success, 1 runtime failure (I/O, cluster), 2 invalid input or usage.\n\
+Typical flow: berth init --name my-daemon → edit berth.yaml → berth validate → berth generate"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -64,7 +66,12 @@ pub enum WorkloadArg {
 #[derive(Debug, Args)]
 pub struct FileArgs {
     /// The description to read.
-    #[arg(short = 'f', long = "file", default_value = "berth.yaml", value_name = "FILE")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        default_value = "berth.yaml",
+        value_name = "FILE"
+    )]
     pub file: PathBuf,
 }
 

@@ -32,7 +32,12 @@ fn main() -> ExitCode {
             force: false,
         }),
         Command::Completions(args) => {
-            clap_complete::generate(args.shell, &mut Cli::command(), "berth", &mut std::io::stdout());
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "berth",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
     };

@@ -18,41 +18,109 @@ use std::fmt;
 use std::time::Duration;
 
 /// `HOST:PORT` the admin server binds (default [`DEFAULT_ADMIN_ADDR`]).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_ADMIN_ADDR, "BERTH_ADMIN_ADDR");
+/// ```
 pub const ENV_ADMIN_ADDR: &str = "BERTH_ADMIN_ADDR";
 /// How long the daemon keeps serving after SIGTERM with readiness failing (default 5s).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_PRE_STOP_DELAY, "BERTH_PRE_STOP_DELAY");
+/// ```
 pub const ENV_PRE_STOP_DELAY: &str = "BERTH_PRE_STOP_DELAY";
 /// How long in-flight work may take after the pre-stop delay (default 20s).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_DRAIN_TIMEOUT, "BERTH_DRAIN_TIMEOUT");
+/// ```
 pub const ENV_DRAIN_TIMEOUT: &str = "BERTH_DRAIN_TIMEOUT";
 /// Path of the daemon's configuration file (optional).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_CONFIG_FILE, "BERTH_CONFIG_FILE");
+/// ```
 pub const ENV_CONFIG_FILE: &str = "BERTH_CONFIG_FILE";
 /// `true` or `false`: serve `/metrics` on the admin port (default true).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_METRICS, "BERTH_METRICS");
+/// ```
 pub const ENV_METRICS: &str = "BERTH_METRICS";
 /// `json` for JSON log lines; anything else or unset for human-readable lines.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_LOG_FORMAT, "BERTH_LOG_FORMAT");
+/// ```
 pub const ENV_LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
 
 /// Default of [`ENV_ADMIN_ADDR`].
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::DEFAULT_ADMIN_ADDR, "0.0.0.0:9090");
+/// ```
 pub const DEFAULT_ADMIN_ADDR: &str = "0.0.0.0:9090";
 /// Default admin port.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::DEFAULT_ADMIN_PORT, 9090);
+/// ```
 pub const DEFAULT_ADMIN_PORT: u16 = 9090;
 /// Default of [`ENV_PRE_STOP_DELAY`].
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::DEFAULT_PRE_STOP_DELAY, std::time::Duration::from_secs(5));
+/// ```
 pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(5);
 /// Default of [`ENV_DRAIN_TIMEOUT`].
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::DEFAULT_DRAIN_TIMEOUT, std::time::Duration::from_secs(20));
+/// ```
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// Default of [`ENV_METRICS`].
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::DEFAULT_METRICS, true);
+/// ```
 pub const DEFAULT_METRICS: bool = true;
 
 /// Liveness endpoint on the admin port.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::PATH_LIVEZ, "/livez");
+/// ```
 pub const PATH_LIVEZ: &str = "/livez";
 /// Readiness endpoint on the admin port.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::PATH_READYZ, "/readyz");
+/// ```
 pub const PATH_READYZ: &str = "/readyz";
 /// Start-up endpoint on the admin port.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::PATH_STARTUPZ, "/startupz");
+/// ```
 pub const PATH_STARTUPZ: &str = "/startupz";
 /// Prometheus metrics endpoint on the admin port.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::PATH_METRICS, "/metrics");
+/// ```
 pub const PATH_METRICS: &str = "/metrics";
 
 /// The command-line flag of probe mode: `<bin> --berth-probe <livez|readyz|startupz>`.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::PROBE_FLAG, "--berth-probe");
+/// ```
 pub const PROBE_FLAG: &str = "--berth-probe";
 /// The optional address flag of probe mode: `--addr HOST:PORT`.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::PROBE_ADDR_FLAG, "--addr");
+/// ```
 pub const PROBE_ADDR_FLAG: &str = "--addr";
 
 /// Why a duration string was rejected.
@@ -220,6 +288,188 @@ pub fn parse_bool(input: &str) -> Option<bool> {
     }
 }
 
+/// A contract variable held a value that could not be parsed.
+///
+/// ```
+/// use berth_sidecar::contract::{Settings, ENV_DRAIN_TIMEOUT};
+/// let err = Settings::from_lookup(|k| (k == ENV_DRAIN_TIMEOUT).then(|| "20".to_owned()))
+///     .unwrap_err();
+/// assert_eq!(err.variable(), ENV_DRAIN_TIMEOUT);
+/// assert!(err.to_string().contains("BERTH_DRAIN_TIMEOUT"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvError {
+    variable: &'static str,
+    value: String,
+    reason: String,
+}
+
+impl EnvError {
+    /// The name of the offending environment variable, e.g. `BERTH_DRAIN_TIMEOUT`.
+    ///
+    /// ```
+    /// # use berth_sidecar::contract::*;
+    /// let err = Settings::from_lookup(|k| (k == ENV_METRICS).then(|| "maybe".into())).unwrap_err();
+    /// assert_eq!(err.variable(), "BERTH_METRICS");
+    /// ```
+    pub fn variable(&self) -> &'static str {
+        self.variable
+    }
+
+    /// The rejected value, verbatim.
+    ///
+    /// ```
+    /// # use berth_sidecar::contract::*;
+    /// let err = Settings::from_lookup(|k| (k == ENV_METRICS).then(|| "maybe".into())).unwrap_err();
+    /// assert_eq!(err.value(), "maybe");
+    /// ```
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "environment variable {}={:?} is invalid: {}",
+            self.variable, self.value, self.reason
+        )
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// The runtime settings of the contract, parsed and defaulted.
+///
+/// ```
+/// use berth_sidecar::contract::Settings;
+/// use std::time::Duration;
+/// let s = Settings::from_lookup(|k| match k {
+///     "BERTH_PRE_STOP_DELAY" => Some("0s".to_owned()),
+///     _ => None,
+/// })
+/// .unwrap();
+/// assert_eq!(s.pre_stop_delay, Duration::ZERO);
+/// assert_eq!(s.admin_addr, "0.0.0.0:9090");
+/// assert!(s.metrics);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `HOST:PORT` of the admin server ([`ENV_ADMIN_ADDR`]).
+    pub admin_addr: String,
+    /// Pre-stop delay ([`ENV_PRE_STOP_DELAY`]).
+    pub pre_stop_delay: Duration,
+    /// Drain timeout ([`ENV_DRAIN_TIMEOUT`]).
+    pub drain_timeout: Duration,
+    /// Configuration file ([`ENV_CONFIG_FILE`]), if set and non-empty.
+    pub config_file: Option<String>,
+    /// Whether `/metrics` is served ([`ENV_METRICS`]).
+    pub metrics: bool,
+}
+
+impl Default for Settings {
+    /// The documented defaults.
+    ///
+    /// ```
+    /// let s = berth_sidecar::contract::Settings::default();
+    /// assert_eq!(s.drain_timeout.as_secs(), 20);
+    /// ```
+    fn default() -> Self {
+        Settings {
+            admin_addr: DEFAULT_ADMIN_ADDR.to_owned(),
+            pre_stop_delay: DEFAULT_PRE_STOP_DELAY,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            config_file: None,
+            metrics: DEFAULT_METRICS,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the contract from the process environment. An unset (or empty) variable takes
+    /// its default; a malformed one is an [`EnvError`] naming it.
+    ///
+    /// ```
+    /// let settings = berth_sidecar::contract::Settings::from_env();
+    /// # let _ = settings;
+    /// ```
+    pub fn from_env() -> Result<Settings, EnvError> {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the contract through `lookup` (a variable name to its value), for tests and for
+    /// callers that hold the environment elsewhere.
+    ///
+    /// ```
+    /// use berth_sidecar::contract::Settings;
+    /// let err = Settings::from_lookup(|k| (k == "BERTH_ADMIN_ADDR").then(|| "nope".into()));
+    /// assert!(err.unwrap_err().to_string().contains("BERTH_ADMIN_ADDR"));
+    /// ```
+    pub fn from_lookup(
+        mut lookup: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Settings, EnvError> {
+        let mut s = Settings::default();
+        let mut get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get(ENV_ADMIN_ADDR) {
+            validate_host_port(&v).map_err(|reason| EnvError {
+                variable: ENV_ADMIN_ADDR,
+                value: v.clone(),
+                reason: reason.to_owned(),
+            })?;
+            s.admin_addr = v.trim().to_owned();
+        }
+        let duration = |variable: &'static str, v: String| {
+            parse_duration(v.trim()).map_err(|e| EnvError {
+                variable,
+                reason: e.to_string(),
+                value: v,
+            })
+        };
+        if let Some(v) = get(ENV_PRE_STOP_DELAY) {
+            s.pre_stop_delay = duration(ENV_PRE_STOP_DELAY, v)?;
+        }
+        if let Some(v) = get(ENV_DRAIN_TIMEOUT) {
+            s.drain_timeout = duration(ENV_DRAIN_TIMEOUT, v)?;
+        }
+        if let Some(v) = get(ENV_CONFIG_FILE) {
+            s.config_file = Some(v);
+        }
+        if let Some(v) = get(ENV_METRICS) {
+            s.metrics = parse_bool(&v).ok_or_else(|| EnvError {
+                variable: ENV_METRICS,
+                value: v.clone(),
+                reason: "expected true or false".to_owned(),
+            })?;
+        }
+        Ok(s)
+    }
+}
+
+/// Checks that `input` looks like `HOST:PORT` (IPv6 hosts in brackets) with a numeric port.
+///
+/// ```
+/// use berth_sidecar::contract::validate_host_port;
+/// assert!(validate_host_port("0.0.0.0:9090").is_ok());
+/// assert!(validate_host_port("[::1]:9090").is_ok());
+/// assert!(validate_host_port("localhost").is_err());
+/// ```
+pub fn validate_host_port(input: &str) -> Result<(), &'static str> {
+    let input = input.trim();
+    let (host, port) = input
+        .rsplit_once(':')
+        .ok_or("expected HOST:PORT, e.g. 0.0.0.0:9090")?;
+    if host.is_empty() {
+        return Err("the host is missing (expected HOST:PORT, e.g. 0.0.0.0:9090)");
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err("an IPv6 host must be in brackets, e.g. [::]:9090");
+    }
+    port.parse::<u16>()
+        .map_err(|_| "the port is not a number from 0 to 65535")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,7 +494,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_durations() {
-        for input in ["", "20", "-1s", "5x", "s", "1.s5", "99999999999999999999h", "."] {
+        for input in [
+            "",
+            "20",
+            "-1s",
+            "5x",
+            "s",
+            "1.s5",
+            "99999999999999999999h",
+            ".",
+        ] {
             assert!(parse_duration(input).is_err(), "{input} accepted");
         }
     }
@@ -263,6 +522,56 @@ mod tests {
         for (d, text) in cases {
             assert_eq!(format_duration(d), text);
             assert_eq!(parse_duration(text).unwrap(), d);
+        }
+    }
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl FnMut(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn settings_defaults_and_overrides() {
+        assert_eq!(
+            Settings::from_lookup(|_| None).unwrap(),
+            Settings::default()
+        );
+        let s = Settings::from_lookup(lookup(&[
+            (ENV_ADMIN_ADDR, "127.0.0.1:0"),
+            (ENV_PRE_STOP_DELAY, "500ms"),
+            (ENV_DRAIN_TIMEOUT, "1m30s"),
+            (ENV_CONFIG_FILE, "/etc/app.yaml"),
+            (ENV_METRICS, "false"),
+        ]))
+        .unwrap();
+        assert_eq!(s.admin_addr, "127.0.0.1:0");
+        assert_eq!(s.pre_stop_delay, Duration::from_millis(500));
+        assert_eq!(s.drain_timeout, Duration::from_secs(90));
+        assert_eq!(s.config_file.as_deref(), Some("/etc/app.yaml"));
+        assert!(!s.metrics);
+    }
+
+    #[test]
+    fn malformed_settings_name_the_variable() {
+        for (var, value) in [
+            (ENV_ADMIN_ADDR, "9090"),
+            (ENV_ADMIN_ADDR, "host:port"),
+            (ENV_ADMIN_ADDR, "::1:80"),
+            (ENV_PRE_STOP_DELAY, "5"),
+            (ENV_DRAIN_TIMEOUT, "-1s"),
+            (ENV_METRICS, "sometimes"),
+        ] {
+            let err = Settings::from_lookup(lookup(&[(var, value)])).unwrap_err();
+            assert_eq!(err.variable(), var);
+            assert_eq!(err.value(), value);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("environment variable {var}="))
+            );
         }
     }
 }

@@ -1,9 +1,13 @@
-//! `berth generate` and `berth diff`.
+//! `berth generate` and `berth diff`: load the description, render the targets, then write
+//! the files ([`crate::output`]) or show how they differ from what is on disk.
 
-use std::path::PathBuf;
+use std::io::{self, Write as _};
+use std::path::{Component, Path, PathBuf};
 
 use super::{CommandError, CommandResult};
-use crate::render::Target;
+use crate::output::{self, Change, Plan};
+use crate::render::{self, FileSet, Target};
+use crate::spec::Spec;
 
 /// Options of `berth generate` / `berth diff`.
 #[derive(Debug, Clone)]
@@ -18,12 +22,628 @@ pub struct GenerateOptions {
     pub force: bool,
 }
 
+impl GenerateOptions {
+    /// The output directory: `--out`, or `deploy/` beside the description.
+    pub fn out_dir(&self) -> PathBuf {
+        match &self.out {
+            Some(out) => out.clone(),
+            None => match self.file.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.join("deploy"),
+                _ => PathBuf::from("deploy"),
+            },
+        }
+    }
+
+    /// The targets to render, in output order.
+    pub fn targets(&self) -> Vec<Target> {
+        Target::ALL
+            .into_iter()
+            .filter(|t| self.only.is_empty() || self.only.contains(t))
+            .collect()
+    }
+}
+
+/// The directory of the description (`.` for a bare file name).
+fn description_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Everything both commands compute before touching the output directory.
+struct Prepared {
+    spec: Spec,
+    files: FileSet,
+    plan: Plan,
+}
+
+fn prepare(options: &GenerateOptions) -> Result<Prepared, CommandError> {
+    let spec = load_description(&options.file)?;
+    let targets = options.targets();
+    let files =
+        render::render(&spec, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    let plan = output::plan(&options.out_dir(), &files, &targets)
+        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    Ok(Prepared { spec, files, plan })
+}
+
+/// Loads and checks the description; prints its warnings to stderr. Errors are exit code 2.
+fn load_description(file: &Path) -> Result<Spec, CommandError> {
+    match crate::spec::load(file) {
+        Ok(loaded) => {
+            let mut stderr = io::stderr().lock();
+            for warning in &loaded.warnings {
+                let _ = writeln!(stderr, "{warning}");
+            }
+            Ok(loaded.spec)
+        }
+        Err(diagnostics) => {
+            let count = diagnostics.error_count();
+            Err(CommandError::Invalid(format!(
+                "{diagnostics}\n{count} error{} in {}; nothing was written",
+                if count == 1 { "" } else { "s" },
+                file.display()
+            )))
+        }
+    }
+}
+
+/// An error and its sources, joined with `: `.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// Writes to stdout; a closed pipe (`berth diff | head`) is not an error.
+fn print_stdout(text: &str) -> CommandResult {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CommandError::Runtime(format!(
+            "could not write to stdout: {e}"
+        ))),
+    }
+}
+
 /// Runs `berth generate`.
-pub fn run(_options: &GenerateOptions) -> CommandResult {
-    Err(CommandError::Runtime("berth generate: not built yet".into()))
+pub fn run(options: &GenerateOptions) -> CommandResult {
+    let prepared = prepare(options)?;
+    prepared
+        .plan
+        .apply(options.force)
+        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    let cwd = std::env::current_dir().ok();
+    let view = PathView {
+        cwd: cwd.as_deref(),
+    };
+    print_stdout(&summary(&prepared, options, &view))
 }
 
 /// Runs `berth diff`.
-pub fn diff(_options: &GenerateOptions) -> CommandResult {
-    Err(CommandError::Runtime("berth diff: not built yet".into()))
+pub fn diff(options: &GenerateOptions) -> CommandResult {
+    let prepared = prepare(options)?;
+    let cwd = std::env::current_dir().ok();
+    let view = PathView {
+        cwd: cwd.as_deref(),
+    };
+    let out = view.show(&options.out_dir());
+    if prepared.plan.is_clean() {
+        let _ = writeln!(
+            io::stderr(),
+            "{out} is up to date with {}",
+            view.show(&options.file)
+        );
+        return Ok(());
+    }
+    print_stdout(&prepared.plan.diff(&out))?;
+    let mut command = format!(
+        "berth generate -f {}",
+        shell_quote(&view.show(&options.file))
+    );
+    if options.out.is_some() {
+        command.push_str(&format!(" -o {}", shell_quote(&out)));
+    }
+    if !options.only.is_empty() {
+        let only: Vec<&str> = options.targets().iter().map(|t| t.as_str()).collect();
+        command.push_str(&format!(" --only {}", only.join(",")));
+    }
+    if !prepared.plan.hand_edited().is_empty() {
+        command.push_str(" --force");
+    }
+    Err(CommandError::Runtime(format!(
+        "{out} differs from what berth generates; to update it run: {command}"
+    )))
+}
+
+/// Shows paths relative to the current directory when they are under it.
+struct PathView<'a> {
+    cwd: Option<&'a Path>,
+}
+
+impl PathView<'_> {
+    fn show(&self, path: &Path) -> String {
+        let relative = match (path.is_absolute(), self.cwd) {
+            (true, Some(cwd)) => path.strip_prefix(cwd).unwrap_or(path),
+            _ => path,
+        };
+        let parts: Vec<String> = relative
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .map(|c| match c {
+                Component::RootDir => String::new(),
+                other => other.as_os_str().to_string_lossy().into_owned(),
+            })
+            .collect();
+        match parts.as_slice() {
+            [] => ".".to_string(),
+            [root] if root.is_empty() => "/".to_string(),
+            _ => parts.join("/"),
+        }
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '=' | ',' | '+')
+        });
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The summary `generate` prints: counts per target, each changed file, the next commands.
+fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) -> String {
+    let spec = &prepared.spec;
+    let out = view.show(&options.out_dir());
+    let join = |path: &str| {
+        if out == "." {
+            path.to_string()
+        } else {
+            format!("{out}/{path}")
+        }
+    };
+    let mut text = format!(
+        "Generated {} ({}) from {} into {out}/\n",
+        spec.name,
+        spec.workload.as_str(),
+        view.show(&options.file)
+    );
+    for target in options.targets() {
+        let entries: Vec<_> = prepared
+            .plan
+            .entries()
+            .iter()
+            .filter(|e| e.target == Some(target))
+            .collect();
+        let produced = entries
+            .iter()
+            .filter(|e| e.change != Change::Remove)
+            .count();
+        let mut counts = Vec::new();
+        for change in [
+            Change::Create,
+            Change::Update,
+            Change::Unchanged,
+            Change::Remove,
+        ] {
+            let n = entries.iter().filter(|e| e.change == change).count();
+            if n > 0 {
+                counts.push(format!("{n} {}", change.as_str()));
+            }
+        }
+        text.push_str(&format!(
+            "  {:<8}{produced:>3} file{}: {}\n",
+            target.as_str(),
+            if produced == 1 { "" } else { "s" },
+            counts.join(", ")
+        ));
+    }
+    // On a first run the counts say it all; later runs list each file that changed.
+    let first_run = prepared
+        .plan
+        .entries()
+        .iter()
+        .any(|e| e.path == output::MANIFEST_FILE && e.change == Change::Create);
+    for entry in prepared.plan.entries() {
+        if entry.target.is_some()
+            && entry.change != Change::Unchanged
+            && !(first_run && entry.change == Change::Create)
+        {
+            text.push_str(&format!(
+                "  {:<10}{}\n",
+                entry.change.as_str(),
+                join(&entry.path)
+            ));
+        }
+    }
+    let context = view.show(&build_context(&options.file));
+    let steps = next_steps(spec, &prepared.files, options, view, &context);
+    if !steps.is_empty() {
+        text.push_str("Next steps:\n");
+        for step in steps {
+            text.push_str(&format!("  {step}\n"));
+        }
+    }
+    text
+}
+
+/// The Docker build context and Cargo workspace: the nearest directory at or above the
+/// description whose `Cargo.toml` has a `[workspace]` table, else the nearest with a
+/// `Cargo.toml`, else the description's directory.
+fn build_context(file: &Path) -> PathBuf {
+    let dir = description_dir(file);
+    let Ok(absolute) = std::path::absolute(&dir) else {
+        return dir;
+    };
+    let mut nearest = None;
+    for candidate in absolute.ancestors() {
+        if let Ok(text) = std::fs::read_to_string(candidate.join("Cargo.toml")) {
+            if text.lines().any(|line| line.trim() == "[workspace]") {
+                return candidate.to_path_buf();
+            }
+            nearest.get_or_insert_with(|| candidate.to_path_buf());
+        }
+    }
+    nearest.unwrap_or(dir)
+}
+
+/// The commands that deploy what was generated, one per line, in target order. `context` is
+/// the Cargo workspace (and Docker build context) as shown to the user.
+fn next_steps(
+    spec: &Spec,
+    files: &FileSet,
+    options: &GenerateOptions,
+    view: &PathView<'_>,
+    context: &str,
+) -> Vec<String> {
+    let in_context = |path: &str| {
+        if context == "." {
+            path.to_string()
+        } else {
+            format!("{context}/{path}")
+        }
+    };
+    let out = view.show(&options.out_dir());
+    let at = |path: &str| {
+        shell_quote(&if out == "." {
+            path.to_string()
+        } else {
+            format!("{out}/{path}")
+        })
+    };
+    let find = |target: Target, suffix: &str| {
+        files
+            .iter()
+            .find(|(path, file)| file.target == target && path.ends_with(suffix))
+            .map(|(path, file)| (path.to_string(), file.contents.clone()))
+    };
+    let mut steps = Vec::new();
+    for target in options.targets() {
+        match target {
+            Target::Docker => {
+                if let Some((dockerfile, _)) = find(target, "/Dockerfile") {
+                    let tag = match &spec.image.tag {
+                        Some(tag) => format!("{}:{tag}", spec.image.repository),
+                        None => spec.image.repository.clone(),
+                    };
+                    steps.push(format!(
+                        "DOCKER_BUILDKIT=1 docker build -f {} -t {} {}",
+                        at(&dockerfile),
+                        shell_quote(&tag),
+                        shell_quote(context)
+                    ));
+                }
+            }
+            Target::Helm => {
+                if let Some((chart, _)) = find(target, "/Chart.yaml") {
+                    let dir = chart.trim_end_matches("/Chart.yaml");
+                    steps.push(format!("helm install {} {}", spec.name, at(dir)));
+                }
+            }
+            Target::K8s => {
+                if let Some((manifest, _)) = find(target, ".yaml") {
+                    steps.push(format!("kubectl apply -f {}", at(&manifest)));
+                }
+            }
+            Target::Systemd => {
+                let Some((unit, unit_text)) = find(target, ".service") else {
+                    continue;
+                };
+                if spec.command.is_empty() {
+                    let mut build = String::from("cargo build --release --locked");
+                    if context != "." {
+                        build.push_str(&format!(
+                            " --manifest-path {}",
+                            shell_quote(&in_context("Cargo.toml"))
+                        ));
+                    }
+                    build.push_str(&format!(
+                        " -p {} --bin {}",
+                        spec.build.package, spec.build.bin
+                    ));
+                    if !spec.build.features.is_empty() {
+                        build.push_str(&format!(" --features {}", spec.build.features.join(",")));
+                    }
+                    steps.push(build);
+                    steps.push(format!(
+                        "sudo install -m 0755 {} {}",
+                        shell_quote(&in_context(&format!("target/release/{}", spec.build.bin))),
+                        spec.binary_path()
+                    ));
+                }
+                steps.push(format!(
+                    "sudo install -m 0644 {} /etc/systemd/system/",
+                    at(&unit)
+                ));
+                let environment_file = unit_text.lines().find_map(|line| {
+                    line.trim()
+                        .strip_prefix("EnvironmentFile=")
+                        .map(|p| p.trim_start_matches('-').to_string())
+                });
+                if let (Some(target_path), Some((env, _))) =
+                    (environment_file, find(target, ".env"))
+                {
+                    steps.push(format!(
+                        "sudo install -D -m 0600 {} {}",
+                        at(&env),
+                        shell_quote(&target_path)
+                    ));
+                }
+                if let Some(config) = &spec.config {
+                    let source = description_dir(&options.file).join(&config.file);
+                    steps.push(format!(
+                        "sudo install -D -m 0644 {} {}",
+                        shell_quote(&view.show(&source)),
+                        shell_quote(&config.mount_path)
+                    ));
+                }
+                let unit_name = unit
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(&unit)
+                    .trim_end_matches(".service");
+                steps.push(format!(
+                    "sudo systemctl daemon-reload && sudo systemctl enable --now {unit_name}"
+                ));
+            }
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::WorkloadKind;
+    use crate::spec::sample::sample;
+
+    fn files() -> FileSet {
+        let mut set = FileSet::new();
+        set.insert(Target::Docker, "docker/Dockerfile", "FROM scratch")
+            .unwrap();
+        set.insert(
+            Target::Helm,
+            "helm/echo-daemon/Chart.yaml",
+            "name: echo-daemon",
+        )
+        .unwrap();
+        set.insert(Target::K8s, "k8s/echo-daemon.yaml", "kind: Deployment")
+            .unwrap();
+        set.insert(
+            Target::Systemd,
+            "systemd/echo-daemon.service",
+            "[Service]\nEnvironmentFile=-/etc/default/echo-daemon\n",
+        )
+        .unwrap();
+        set.insert(
+            Target::Systemd,
+            "systemd/echo-daemon.env",
+            "BERTH_METRICS=true",
+        )
+        .unwrap();
+        set
+    }
+
+    fn options(file: &str, out: Option<&str>, only: &[Target]) -> GenerateOptions {
+        GenerateOptions {
+            file: file.into(),
+            out: out.map(PathBuf::from),
+            only: only.to_vec(),
+            force: false,
+        }
+    }
+
+    #[test]
+    fn out_defaults_to_deploy_beside_the_description() {
+        assert_eq!(
+            options("berth.yaml", None, &[]).out_dir(),
+            PathBuf::from("deploy")
+        );
+        assert_eq!(
+            options("examples/echo/berth.yaml", None, &[]).out_dir(),
+            PathBuf::from("examples/echo/deploy")
+        );
+        assert_eq!(
+            options("berth.yaml", Some("/tmp/x"), &[]).out_dir(),
+            PathBuf::from("/tmp/x")
+        );
+    }
+
+    #[test]
+    fn paths_are_shown_relative_to_the_current_directory() {
+        let view = PathView {
+            cwd: Some(Path::new("/work/repo")),
+        };
+        assert_eq!(view.show(Path::new("./deploy")), "deploy");
+        assert_eq!(view.show(Path::new(".")), ".");
+        assert_eq!(
+            view.show(Path::new("/work/repo/examples/echo/deploy")),
+            "examples/echo/deploy"
+        );
+        assert_eq!(view.show(Path::new("/work/repo")), ".");
+        assert_eq!(
+            view.show(Path::new("/elsewhere/deploy")),
+            "/elsewhere/deploy"
+        );
+        assert_eq!(view.show(Path::new("/")), "/");
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("deploy/helm/x"), "deploy/helm/x");
+        assert_eq!(shell_quote("my dir/x"), "'my dir/x'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn next_steps_for_every_target() {
+        let spec = sample(WorkloadKind::Deployment);
+        let view = PathView { cwd: None };
+        let steps = next_steps(
+            &spec,
+            &files(),
+            &options("examples/echo/berth.yaml", None, &[]),
+            &view,
+            "examples/echo",
+        );
+        assert_eq!(
+            steps,
+            vec![
+                "DOCKER_BUILDKIT=1 docker build -f examples/echo/deploy/docker/Dockerfile -t ghcr.io/acme/echo-daemon:0.1.0 examples/echo",
+                "helm install echo-daemon examples/echo/deploy/helm/echo-daemon",
+                "kubectl apply -f examples/echo/deploy/k8s/echo-daemon.yaml",
+                "cargo build --release --locked --manifest-path examples/echo/Cargo.toml -p echo-daemon --bin echo-daemon",
+                "sudo install -m 0755 examples/echo/target/release/echo-daemon /usr/local/bin/echo-daemon",
+                "sudo install -m 0644 examples/echo/deploy/systemd/echo-daemon.service /etc/systemd/system/",
+                "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/default/echo-daemon",
+                "sudo install -D -m 0644 examples/echo/config/echo.toml /etc/echo-daemon/echo.toml",
+                "sudo systemctl daemon-reload && sudo systemctl enable --now echo-daemon",
+            ]
+        );
+        let only_helm = next_steps(
+            &spec,
+            &files(),
+            &options("berth.yaml", None, &[Target::Helm]),
+            &view,
+            ".",
+        );
+        assert_eq!(
+            only_helm,
+            vec!["helm install echo-daemon deploy/helm/echo-daemon"]
+        );
+    }
+
+    #[test]
+    fn the_build_context_is_the_cargo_workspace_above_the_description() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::create_dir_all(root.join("ws/crates/daemon")).unwrap();
+        std::fs::write(
+            root.join("ws/Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/*\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("ws/crates/daemon/Cargo.toml"),
+            "[package]\nname = \"d\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("lone/deploy")).unwrap();
+        std::fs::write(root.join("lone/Cargo.toml"), "[package]\nname = \"l\"\n").unwrap();
+        std::fs::create_dir_all(root.join("nothing")).unwrap();
+        assert_eq!(
+            build_context(&root.join("ws/crates/daemon/berth.yaml")),
+            root.join("ws")
+        );
+        assert_eq!(
+            build_context(&root.join("lone/berth.yaml")),
+            root.join("lone")
+        );
+        assert_eq!(
+            build_context(&root.join("nothing/berth.yaml")),
+            root.join("nothing")
+        );
+    }
+
+    #[test]
+    fn summary_counts_files_per_target_and_lists_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("deploy");
+        let opts = options("berth.yaml", Some(out.to_str().unwrap()), &[]);
+        let view = PathView {
+            cwd: Some(tmp.path()),
+        };
+        let prepared = |files: FileSet| Prepared {
+            spec: sample(WorkloadKind::DaemonSet),
+            plan: output::plan(&out, &files, &[]).unwrap(),
+            files,
+        };
+        let first = prepared(files());
+        first.plan.apply(false).unwrap();
+        let text = summary(&first, &opts, &view);
+        assert!(
+            text.starts_with("Generated echo-daemon (DaemonSet) from berth.yaml into deploy/\n"),
+            "{text}"
+        );
+        assert!(text.contains("  docker    1 file: 1 created\n"), "{text}");
+        assert!(text.contains("  systemd   2 files: 2 created\n"), "{text}");
+        assert!(
+            !text.contains("  created   deploy/"),
+            "a first run lists no file: {text}"
+        );
+        assert!(!text.contains(".berth-manifest"), "{text}");
+        assert!(
+            text.contains(
+                "Next steps:\n  DOCKER_BUILDKIT=1 docker build -f deploy/docker/Dockerfile"
+            ),
+            "{text}"
+        );
+
+        let mut fewer = FileSet::new();
+        for (path, file) in files().iter() {
+            if path != "systemd/echo-daemon.env" {
+                let contents = if path == "docker/Dockerfile" {
+                    "FROM debian"
+                } else {
+                    &file.contents
+                };
+                fewer.insert(file.target, path, contents).unwrap();
+            }
+        }
+        let second = prepared(fewer);
+        second.plan.apply(false).unwrap();
+        let text = summary(&second, &opts, &view);
+        assert!(text.contains("  docker    1 file: 1 updated\n"), "{text}");
+        assert!(text.contains("  helm      1 file: 1 unchanged\n"), "{text}");
+        assert!(
+            text.contains("  systemd   1 file: 1 unchanged, 1 removed\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  updated   deploy/docker/Dockerfile\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  removed   deploy/systemd/echo-daemon.env\n"),
+            "{text}"
+        );
+        assert!(!text.contains("unchanged deploy/"), "{text}");
+    }
 }

@@ -1,10 +1,63 @@
-//! `berth validate`.
+//! `berth validate`: every problem of a description, each with its line and column.
 
 use std::path::Path;
 
 use super::{CommandError, CommandResult};
+use crate::spec;
 
-/// Runs `berth validate`.
-pub fn run(_file: &Path) -> CommandResult {
-    Err(CommandError::Runtime("berth validate: not built yet".into()))
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Checks that `file` can be read at all: a missing file is invalid input (exit 2), any other
+/// I/O failure a runtime failure (exit 1). Shared by the commands that read a description.
+pub fn check_readable(file: &Path) -> CommandResult {
+    match std::fs::metadata(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CommandError::Invalid(format!(
+            "{}: error: no such file\n  hint: `berth init --name NAME` writes a berth.yaml; -f FILE reads another file",
+            file.display()
+        ))),
+        Err(e) => Err(CommandError::Runtime(format!(
+            "{}: error: cannot read: {e}",
+            file.display()
+        ))),
+    }
+}
+
+/// Runs `berth validate`: diagnostics go to stderr; on success `FILE: ok` goes to stdout.
+/// Errors make the exit code 2; warnings alone do not.
+pub fn run(file: &Path) -> CommandResult {
+    check_readable(file)?;
+    match spec::load(file) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            if loaded.warnings.is_empty() {
+                println!("{}: ok", file.display());
+            } else {
+                println!(
+                    "{}: ok ({})",
+                    file.display(),
+                    plural(loaded.warnings.len(), "warning")
+                );
+            }
+            Ok(())
+        }
+        Err(diags) => {
+            eprintln!("{diags}");
+            let errors = diags.error_count();
+            let warnings = diags.len() - errors;
+            let mut summary = format!("{}: {}", file.display(), plural(errors, "error"));
+            if warnings > 0 {
+                summary.push_str(&format!(", {}", plural(warnings, "warning")));
+            }
+            Err(CommandError::Invalid(summary))
+        }
+    }
 }

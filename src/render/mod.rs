@@ -9,6 +9,7 @@ pub mod docker;
 pub mod helm;
 pub mod k8s;
 pub mod systemd;
+mod template;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -56,7 +57,9 @@ impl FromStr for Target {
         Target::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown target '{s}' (expected one of: docker, helm, k8s, systemd)"))
+            .ok_or_else(|| {
+                format!("unknown target '{s}' (expected one of: docker, helm, k8s, systemd)")
+            })
     }
 }
 
@@ -84,7 +87,12 @@ impl FileSet {
     }
 
     /// Adds a file; a path given twice is a bug in a renderer.
-    pub fn insert(&mut self, target: Target, path: impl Into<String>, contents: impl Into<String>) -> Result<(), RenderError> {
+    pub fn insert(
+        &mut self,
+        target: Target,
+        path: impl Into<String>,
+        contents: impl Into<String>,
+    ) -> Result<(), RenderError> {
         let path = path.into();
         let mut contents = contents.into();
         if !contents.ends_with('\n') {

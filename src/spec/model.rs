@@ -470,8 +470,14 @@ impl Spec {
         use berth_sidecar::contract as c;
         let mut env = vec![
             (c::ENV_ADMIN_ADDR, self.admin_addr()),
-            (c::ENV_PRE_STOP_DELAY, self.shutdown.pre_stop_delay.to_string()),
-            (c::ENV_DRAIN_TIMEOUT, self.shutdown.drain_timeout.to_string()),
+            (
+                c::ENV_PRE_STOP_DELAY,
+                self.shutdown.pre_stop_delay.to_string(),
+            ),
+            (
+                c::ENV_DRAIN_TIMEOUT,
+                self.shutdown.drain_timeout.to_string(),
+            ),
         ];
         if let Some(config) = &self.config {
             env.push((c::ENV_CONFIG_FILE, config.mount_path.clone()));

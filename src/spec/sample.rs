@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::model::*;
 use super::Duration;
+use super::model::*;
 
 /// A resolved description with every optional part set (config file, volumes, env of every
 /// kind, resources, tolerations) for the given workload kind.

@@ -1,0 +1,173 @@
+{{/*
+Helpers shared by every template. The templates of this directory are shipped unchanged into
+every chart `berth generate` writes; only Chart.yaml, values.yaml and values.schema.json differ.
+*/}}
+
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "berth.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Create a default fully qualified app name.
+We truncate at 63 chars because some Kubernetes name fields are limited to this (by the DNS naming spec).
+If release name contains chart name it will be used as a full name.
+*/}}
+{{- define "berth.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Create chart name and version as used by the chart label.
+*/}}
+{{- define "berth.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The app.kubernetes.io/version label: the image tag, or the first 12 hex digits of the digest
+when the image has no tag.
+*/}}
+{{- define "berth.version" -}}
+{{- if .Values.image.tag }}
+{{- .Values.image.tag | toString }}
+{{- else if .Values.image.digest }}
+{{- .Values.image.digest | trimPrefix "sha256:" | trunc 12 }}
+{{- else }}
+{{- .Chart.AppVersion }}
+{{- end }}
+{{- end }}
+
+{{/*
+The image reference exactly as written in berth.yaml: repository[:tag][@digest].
+*/}}
+{{- define "berth.image" -}}
+{{- .Values.image.repository }}
+{{- with .Values.image.tag }}:{{ . }}{{ end }}
+{{- with .Values.image.digest }}@{{ . }}{{ end }}
+{{- end }}
+
+{{/*
+Selector labels: the only labels a selector uses (they must never change on upgrade).
+*/}}
+{{- define "berth.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "berth.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+{{- end }}
+
+{{/*
+Labels of the pod template: every common label except helm.sh/chart, so a chart upgrade
+alone does not roll the pods.
+*/}}
+{{- define "berth.podLabels" -}}
+{{ include "berth.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "berth.version" . | quote }}
+app.kubernetes.io/component: daemon
+app.kubernetes.io/part-of: {{ include "berth.name" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+{{- end }}
+
+{{/*
+Common labels of every object.
+*/}}
+{{- define "berth.labels" -}}
+helm.sh/chart: {{ include "berth.chart" . | quote }}
+{{ include "berth.podLabels" . }}
+{{- end }}
+
+{{/*
+Create the name of the service account to use.
+*/}}
+{{- define "berth.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "berth.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Linter exemptions: deliberate decisions, emitted as explicit annotations so kube-linter,
+checkov, Polaris and kube-score report them as skipped instead of as silent findings. Each one
+names the berth.yaml setting behind it and appears only when that setting is used. berth's plain
+manifests (k8s/<name>.yaml) carry exactly the same annotations. Not exempted on purpose: unset
+resources, a writable root file system, UID 0 and SYS_ADMIN stay visible as findings.
+The README of the chart explains each one.
+*/}}
+
+{{/*
+On every object: no object sets metadata.namespace (checkov CKV_K8S_21).
+Output: a YAML map, empty when linterAnnotations.enabled is false.
+*/}}
+{{- define "berth.commonAnnotations" -}}
+{{- if .Values.linterAnnotations.enabled -}}
+checkov.io/skip1: CKV_K8S_21=the namespace is chosen at apply time (kubectl -n, helm -n)
+{{- end }}
+{{- end }}
+
+{{/*
+On the workload (Deployment or DaemonSet), in addition to berth.commonAnnotations.
+Output: a YAML map, empty when linterAnnotations.enabled is false.
+*/}}
+{{- define "berth.workloadAnnotations" -}}
+{{- if .Values.linterAnnotations.enabled }}
+{{- $out := include "berth.commonAnnotations" . | fromYaml }}
+{{- $deployment := eq .Values.workload "Deployment" }}
+{{- $pullPolicy := ne .Values.image.pullPolicy "Always" }}
+{{- $hostPath := false }}
+{{- range .Values.volumes }}{{ if .hostPath }}{{ $hostPath = true }}{{ end }}{{ end }}
+{{- $secretEnv := false }}
+{{- range .Values.env }}{{ if and .valueFrom (hasKey (default (dict) .valueFrom) "secretKeyRef") }}{{ $secretEnv = true }}{{ end }}{{ end }}
+{{- $spread := and $deployment .Values.topologySpread.enabled }}
+{{- if $pullPolicy }}
+{{- $_ := set $out "checkov.io/skip2" "CKV_K8S_15=pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry" }}
+{{- $_ := set $out "polaris.fairwinds.com/pullPolicyNotAlways-exempt" "true" }}
+{{- end }}
+{{- if not .Values.image.digest }}
+{{- $_ := set $out "checkov.io/skip3" "CKV_K8S_43=the image is pinned by tag; set a digest in berth.yaml to pin by digest" }}
+{{- end }}
+{{- if .Values.host.network }}
+{{- $_ := set $out "checkov.io/skip4" "CKV_K8S_19=host network requested in berth.yaml (host.network)" }}
+{{- $_ := set $out "ignore-check.kube-linter.io/host-network" "host network requested in berth.yaml (host.network)" }}
+{{- $_ := set $out "polaris.fairwinds.com/hostNetworkSet-exempt" "true" }}
+{{- end }}
+{{- if .Values.host.pid }}
+{{- $_ := set $out "checkov.io/skip5" "CKV_K8S_17=host PID namespace requested in berth.yaml (host.pid)" }}
+{{- $_ := set $out "ignore-check.kube-linter.io/host-pid" "host PID namespace requested in berth.yaml (host.pid)" }}
+{{- $_ := set $out "polaris.fairwinds.com/hostPIDSet-exempt" "true" }}
+{{- end }}
+{{- if .Values.security.capabilities }}
+{{- $_ := set $out "checkov.io/skip6" "CKV_K8S_25=capabilities added in berth.yaml (security.capabilities); all others are dropped" }}
+{{- end }}
+{{- if $secretEnv }}
+{{- $_ := set $out "checkov.io/skip7" "CKV_K8S_35=secret environment variables declared in berth.yaml (env)" }}
+{{- end }}
+{{- $_ := set $out "checkov.io/skip8" "CKV2_K8S_6=the daemon traffic is not known to berth; add a NetworkPolicy for your cluster" }}
+{{- if $spread }}
+{{- $_ := set $out "ignore-check.kube-linter.io/no-anti-affinity" "pods are spread across nodes by topologySpreadConstraints" }}
+{{- end }}
+{{- if $hostPath }}
+{{- $_ := set $out "ignore-check.kube-linter.io/sensitive-host-mounts" "hostPath volumes requested in berth.yaml (volumes)" }}
+{{- end }}
+{{- if not $deployment }}
+{{- $_ := set $out "polaris.fairwinds.com/topologySpreadConstraint-exempt" "true" }}
+{{- end }}
+{{- $kubeScore := list "container-ephemeral-storage-request-and-limit" }}
+{{- if $pullPolicy }}{{ $kubeScore = append $kubeScore "container-image-pull-policy" }}{{ end }}
+{{- $kubeScore = append $kubeScore "pod-networkpolicy" }}
+{{- if $spread }}{{ $kubeScore = append $kubeScore "deployment-has-host-podantiaffinity" }}{{ end }}
+{{- $_ := set $out "kube-score/ignore" (join "," $kubeScore) }}
+{{- toYaml $out }}
+{{- end }}
+{{- end }}

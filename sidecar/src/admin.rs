@@ -1,0 +1,253 @@
+//! The admin server: `/livez`, `/readyz`, `/startupz`, `/metrics` on their own port.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, header};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::check::CheckKind;
+use crate::contract;
+use crate::sidecar::Shared;
+
+/// Probes may not dawdle over their headers.
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Read buffer limit per admin connection.
+pub(crate) const MAX_BUF: usize = 8 * 1024;
+/// Concurrent admin connections (bounds memory: 1024 × 8 KiB); more are closed at once.
+/// Slow clients cannot hold a slot for long: the header-read timeout closes them.
+pub(crate) const MAX_CONNECTIONS: usize = 1024;
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(contract::PATH_LIVEZ, get(livez))
+        .route(contract::PATH_READYZ, get(readyz))
+        .route(contract::PATH_STARTUPZ, get(startupz))
+        .route(contract::PATH_METRICS, get(metrics))
+        .with_state(shared)
+}
+
+async fn livez(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+    probe(&s, CheckKind::Liveness, &uri)
+}
+
+async fn readyz(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+    probe(&s, CheckKind::Readiness, &uri)
+}
+
+async fn startupz(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+    probe(&s, CheckKind::Startup, &uri)
+}
+
+fn verbose(uri: &Uri) -> bool {
+    uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "verbose" || p.starts_with("verbose="))
+    })
+}
+
+/// kube-apiserver style: `ok`, or the failing lines; `?verbose` lists every check.
+pub(crate) fn render(lines: &[crate::sidecar::Line], name: &str, verbose: bool) -> (bool, String) {
+    let ok = lines.iter().all(|l| l.result.is_ok());
+    if ok && !verbose {
+        return (true, "ok".to_owned());
+    }
+    let mut body = String::new();
+    for line in lines {
+        match &line.result {
+            Ok(()) if verbose => {
+                let _ = writeln!(body, "[+]{} ok", line.name);
+            }
+            Ok(()) => {}
+            Err(reason) => {
+                let _ = writeln!(body, "[-]{} failed: {}", line.name, reason);
+            }
+        }
+    }
+    let _ = writeln!(
+        body,
+        "{name} check {}",
+        if ok { "passed" } else { "failed" }
+    );
+    (ok, body)
+}
+
+fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
+    let verbose = verbose(uri);
+    let (ok, body) = if !verbose && shared.passes(kind) {
+        (true, Body::from("ok"))
+    } else {
+        let name = kind.path().trim_start_matches('/');
+        let (ok, text) = render(&shared.report(kind), name, verbose);
+        (ok, Body::from(text))
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[cfg(feature = "metrics")]
+async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
+    if !s.metrics_enabled {
+        return not_found();
+    }
+    let openmetrics = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let mut res = Response::new(Body::from(s.metrics.encode()));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if openmetrics {
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        } else {
+            "text/plain; version=0.0.4; charset=utf-8"
+        }),
+    );
+    res
+}
+
+#[cfg(not(feature = "metrics"))]
+async fn metrics(State(_): State<Arc<Shared>>, _req: Request<Body>) -> Response<Body> {
+    not_found()
+}
+
+fn not_found() -> Response<Body> {
+    let mut res = Response::new(Body::from("metrics are disabled\n"));
+    *res.status_mut() = StatusCode::NOT_FOUND;
+    res
+}
+
+/// Accept loop of the admin server; runs until [`Sidecar::run`](crate::Sidecar::run)
+/// returns — it outlives the drain so probes are answered to the very end.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let app = router(shared.clone());
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let stopped = shared.stopped.clone();
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = stopped.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(err) => {
+                    tracing::debug!(error = %err, "admin accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!("too many admin connections; closing one");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                async move {
+                    let res = app.oneshot(req.map(Body::new)).await;
+                    Ok::<_, Infallible>(match res {
+                        Ok(r) => r,
+                        Err(never) => match never {},
+                    })
+                }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_BUF)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = stopped.cancelled() => {}
+            }
+            drop(permit);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Check, Sidecar};
+    use http_body_util::BodyExt;
+
+    async fn call(app: &Router, uri: &str) -> (StatusCode, String) {
+        let res = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn endpoints_render_kube_style() {
+        let sidecar = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .check(
+                Check::readiness("db", || async { Err::<(), _>("connection refused") })
+                    .failure_threshold(1),
+            )
+            .start()
+            .await
+            .unwrap();
+        let app = router(sidecar.handle().shared.clone());
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(call(&app, "/livez").await, (StatusCode::OK, "ok".into()));
+        assert_eq!(
+            call(&app, "/livez?verbose").await,
+            (StatusCode::OK, "[+]ping ok\nlivez check passed\n".into())
+        );
+        assert_eq!(
+            call(&app, "/readyz").await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "[-]startup failed: start-up not complete\n[-]db failed: connection refused\nreadyz check failed\n".into()
+            )
+        );
+        sidecar.mark_ready();
+        assert_eq!(
+            call(&app, "/readyz?verbose").await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "[+]startup ok\n[+]shutdown ok\n[-]db failed: connection refused\nreadyz check failed\n".into()
+            )
+        );
+        assert_eq!(call(&app, "/startupz").await, (StatusCode::OK, "ok".into()));
+        let (status, metrics) = call(&app, "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(metrics.contains("berth_ready 0\n"), "{metrics}");
+        assert!(metrics.contains("berth_check_up{check=\"db\",kind=\"readiness\"} 0\n"));
+        assert!(metrics.contains("berth_lifecycle_phase{phase=\"ready\"} 1\n"));
+        assert!(
+            metrics.contains("berth_check_failures_total{check=\"db\",kind=\"readiness\"} 1\n")
+        );
+        assert_eq!(call(&app, "/nope").await.0, StatusCode::NOT_FOUND);
+    }
+}

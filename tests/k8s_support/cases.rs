@@ -1,0 +1,221 @@
+//! Descriptions and tool lookup shared by the `k8s_*` integration tests.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use berth::spec::sample::sample;
+use berth::spec::*;
+
+/// Descriptions covering both workload kinds with every optional field set and unset.
+pub fn cases() -> Vec<(&'static str, Spec)> {
+    vec![
+        ("deployment-sample", sample(WorkloadKind::Deployment)),
+        ("daemonset-sample", sample(WorkloadKind::DaemonSet)),
+        ("deployment-full", full(WorkloadKind::Deployment)),
+        ("daemonset-full", full(WorkloadKind::DaemonSet)),
+        ("deployment-minimal", minimal(WorkloadKind::Deployment)),
+        ("daemonset-minimal", minimal(WorkloadKind::DaemonSet)),
+    ]
+}
+
+/// [`cases`] plus every description of the repository: `tests/fixtures/*/berth.yaml` and
+/// `examples/*/berth.yaml`, loaded by the real parser. A description that does not load fails
+/// the test (each one is meant to be valid).
+pub fn all_cases() -> Vec<(String, Spec)> {
+    let mut all: Vec<(String, Spec)> = cases()
+        .into_iter()
+        .map(|(n, s)| (n.to_string(), s))
+        .collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (prefix, dir) in [("fixture", "tests/fixtures"), ("example", "examples")] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("berth.yaml"))
+            .filter(|p| p.is_file())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let case = path
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|n| format!("{prefix}-{}", n.to_string_lossy()))
+                .unwrap_or_default();
+            match berth::spec::load(&path) {
+                Ok(loaded) => all.push((case, loaded.spec)),
+                Err(diagnostics) => panic!("{}: does not load: {diagnostics:?}", path.display()),
+            }
+        }
+    }
+    all
+}
+
+/// Every optional field set.
+pub fn full(kind: WorkloadKind) -> Spec {
+    let mut spec = sample(kind);
+    spec.name = format!(
+        "full-{}",
+        if kind == WorkloadKind::Deployment {
+            "deploy"
+        } else {
+            "agent"
+        }
+    );
+    spec.image.tag = Some("1.4.2".into());
+    spec.image.digest = Some(format!("sha256:{}", "0123456789abcdef".repeat(4)));
+    spec.command = vec!["/usr/local/bin/echo-daemon".into(), "serve".into()];
+    spec.args = vec!["--port".into(), "8080".into()];
+    if kind == WorkloadKind::Deployment {
+        spec.replicas = 3;
+    }
+    spec.ports.push(Port {
+        name: "statsd".into(),
+        port: 8125,
+        protocol: Protocol::Udp,
+        expose: true,
+    });
+    spec.ports.push(Port {
+        name: "pprof".into(),
+        port: 6060,
+        protocol: Protocol::Tcp,
+        expose: false,
+    });
+    spec.health.port = 9191;
+    spec.health.startup_timeout = Duration::from_secs(95);
+    spec.shutdown.pre_stop_delay = Duration::from_millis(2500);
+    spec.shutdown.drain_timeout = Duration::from_secs(45);
+    spec.env.push(EnvVar {
+        name: "REGION".into(),
+        value: EnvSource::ConfigMap {
+            name: "cluster-info".into(),
+            key: "region".into(),
+        },
+    });
+    spec.volumes.push(Volume {
+        name: "tls".into(),
+        source: VolumeSource::Secret("echo-tls".into()),
+        mount_path: "/etc/tls".into(),
+        read_only: true,
+    });
+    spec.volumes.push(Volume {
+        name: "rules".into(),
+        source: VolumeSource::ConfigMap("echo-rules".into()),
+        mount_path: "/etc/rules".into(),
+        read_only: true,
+    });
+    spec.volumes.push(Volume {
+        name: "scratch".into(),
+        source: VolumeSource::EmptyDir,
+        mount_path: "/var/cache/echo".into(),
+        read_only: false,
+    });
+    if let Some(config) = spec.config.as_mut() {
+        config.reload = false;
+        config.mount_path = "/etc/echo-daemon/settings.toml".into();
+        config.contents = "greeting = \"hello\"\n[limits]\nmax = 10\n".into();
+    }
+    spec.scheduling
+        .node_selector
+        .insert("node-role.example.com/edge".into(), "true".into());
+    spec.scheduling.priority_class_name = "system-node-critical".into();
+    spec.scheduling.tolerations.push(Toleration {
+        key: Some("node.kubernetes.io/unreachable".into()),
+        operator: Some("Exists".into()),
+        value: None,
+        effect: Some("NoExecute".into()),
+        toleration_seconds: Some(30),
+    });
+    spec.scheduling.tolerations.push(Toleration {
+        key: Some("dedicated".into()),
+        operator: Some("Equal".into()),
+        value: Some("edge".into()),
+        effect: Some("NoSchedule".into()),
+        toleration_seconds: None,
+    });
+    if kind == WorkloadKind::DaemonSet {
+        spec.scheduling.max_unavailable = IntOrPercent::Percent("25%".into());
+        spec.host.network = true;
+        spec.host.pid = true;
+    }
+    spec.security.capabilities = vec!["NET_BIND_SERVICE".into()];
+    spec
+}
+
+/// Every optional field unset.
+pub fn minimal(kind: WorkloadKind) -> Spec {
+    let mut spec = sample(kind);
+    spec.name = format!(
+        "min-{}",
+        if kind == WorkloadKind::Deployment {
+            "deploy"
+        } else {
+            "agent"
+        }
+    );
+    spec.image.tag = None;
+    spec.image.digest = Some(format!("sha256:{}", "fedcba9876543210".repeat(4)));
+    spec.args.clear();
+    spec.ports.clear();
+    spec.env.clear();
+    spec.resources = Resources::default();
+    spec.volumes.clear();
+    spec.config = None;
+    spec.scheduling.node_selector.clear();
+    spec.scheduling.tolerations.clear();
+    spec.metrics.enabled = false;
+    if kind == WorkloadKind::Deployment {
+        spec.replicas = 1;
+    }
+    spec
+}
+
+/// True when a missing tool must fail the test instead of skipping it (CI sets it).
+pub fn require_tools() -> bool {
+    std::env::var("BERTH_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// Whether `program --version`-style probing finds the tool.
+fn runs(program: &PathBuf, probe_arg: &str) -> bool {
+    Command::new(program)
+        .arg(probe_arg)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Finds a tool: `$env_var` first, then the candidates (names on PATH or absolute paths).
+/// Without it: panics when [`require_tools`], else prints why and returns `None`.
+pub fn find_tool(
+    env_var: &str,
+    candidates: &[&str],
+    probe_arg: &str,
+    required: bool,
+) -> Option<PathBuf> {
+    let mut tried = Vec::new();
+    let from_env = std::env::var_os(env_var).map(PathBuf::from);
+    let home_go = std::env::var_os("HOME").map(|h| PathBuf::from(h).join("go/bin"));
+    let mut list: Vec<PathBuf> = from_env.into_iter().collect();
+    for c in candidates {
+        list.push(PathBuf::from(c));
+        if let Some(dir) = &home_go
+            && !c.contains('/')
+        {
+            list.push(dir.join(c));
+        }
+    }
+    for program in list {
+        if runs(&program, probe_arg) {
+            return Some(program);
+        }
+        tried.push(program.display().to_string());
+    }
+    let message = format!("tool not found (tried ${env_var}, {})", tried.join(", "));
+    if required && require_tools() {
+        panic!("{message}; BERTH_REQUIRE_TOOLS=1 makes this a failure");
+    }
+    eprintln!("SKIPPED: {message}; set BERTH_REQUIRE_TOOLS=1 to fail instead");
+    None
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of berth: unit, CLI and golden tests, the validation of generated files
+# with the real tools, drift of the committed examples, and the Docker and systemd
+# end-to-end suites. On a fresh machine run `bash .ci/install-deps.sh` first (CI does).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PATH="$(go env GOPATH 2>/dev/null || echo /root/go)/bin:$PATH"
+# Tool-backed tests fail instead of skipping when their tool is missing.
+export BERTH_REQUIRE_TOOLS=1
+
+t0=$(date +%s)
+phase() { printf '\n=== [%4ss] %s\n' "$(($(date +%s) - t0))" "$*"; }
+
+phase "cargo test --workspace"
+cargo test --workspace --locked
+
+phase "cargo doc (berth-sidecar, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p berth-sidecar --no-deps --locked
+
+phase "examples/*/deploy are current (berth diff)"
+cargo build --locked -q
+for desc in examples/*/berth.yaml; do
+  ./target/debug/berth diff -f "$desc"
+done
+
+phase "generated files under the real tools"
+bash tests/validate-generated.sh
+
+phase "Docker end-to-end"
+bash tests/e2e/docker.sh
+
+phase "systemd end-to-end"
+bash tests/e2e/systemd.sh
+
+phase "all suites passed"

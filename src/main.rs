@@ -31,6 +31,21 @@ fn main() -> ExitCode {
             only: args.only,
             force: false,
         }),
+        Command::Apply(args) => commands::apply::run(&commands::apply::ApplyCommand {
+            file: args.input.file,
+            context: args.cluster.context,
+            namespace: args.cluster.namespace,
+            create_namespace: args.create_namespace,
+            dry_run: args.dry_run,
+            force_conflicts: args.force_conflicts,
+        }),
+        Command::Status(args) => commands::status::run(&commands::status::StatusCommand {
+            file: args.input.file,
+            context: args.cluster.context,
+            namespace: args.cluster.namespace,
+            wait: args.wait,
+            timeout: args.timeout,
+        }),
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

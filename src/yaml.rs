@@ -487,9 +487,7 @@ fn write_node(out: &mut String, value: &serde_json::Value, indent: usize) {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
                 pad(out, indent);
-                out.push_str(&scalar_key(k));
-                out.push(':');
-                write_value_after_key(out, v, indent);
+                write_entry(out, k, v, indent);
             }
         }
         Value::Array(items) if !items.is_empty() => {
@@ -505,6 +503,25 @@ fn write_node(out: &mut String, value: &serde_json::Value, indent: usize) {
             out.push('\n');
         }
     }
+}
+
+/// YAML limits an implicit key to 1024 characters; longer keys use the explicit `? key` form.
+const MAX_IMPLICIT_KEY: usize = 1000;
+
+/// `key: value` (or `? key` / `: value` for a long key); the key's indentation is already
+/// written, `indent` is its column.
+fn write_entry(out: &mut String, k: &str, v: &serde_json::Value, indent: usize) {
+    let key = scalar_key(k);
+    if key.chars().count() > MAX_IMPLICIT_KEY {
+        out.push_str("? ");
+        out.push_str(&key);
+        out.push('\n');
+        pad(out, indent);
+    } else {
+        out.push_str(&key);
+    }
+    out.push(':');
+    write_value_after_key(out, v, indent);
 }
 
 /// After `key:` — a collection goes on the next lines, a scalar after a space.
@@ -541,9 +558,7 @@ fn write_item(out: &mut String, item: &serde_json::Value, indent: usize) {
                 } else {
                     pad(out, indent + 2);
                 }
-                out.push_str(&scalar_key(k));
-                out.push(':');
-                write_value_after_key(out, v, indent + 2);
+                write_entry(out, k, v, indent + 2);
             }
         }
         Value::Array(items) if !items.is_empty() => {
@@ -943,6 +958,13 @@ mod tests {
             &json!({"a": [[1, [2, {"b": null}]], []], "c": {"d": {}}, "e": -1.5, "f": true}),
         );
         round_trip(&json!("top-level string"));
+        // Keys beyond YAML's 1024-character limit for implicit keys (found by cargo fuzz).
+        let long = "k".repeat(2000);
+        let quoted_long = format!("{}\u{18}", "x\\".repeat(600));
+        for key in [&long, &quoted_long] {
+            round_trip(&json!({ key: 1, "b": {key: [1, {key: "v"}]} }));
+            round_trip(&json!([{ key: {"a": 1} }, { "a": 1, key: 2 }]));
+        }
         round_trip(&json!(12));
     }
 

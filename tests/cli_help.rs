@@ -14,19 +14,41 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
+/// The subcommands listed by `berth --help` (so a new subcommand gets its snapshot too).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn help_snapshots() {
-    for (name, args) in [
-        ("berth", vec!["--help"]),
-        ("init", vec!["init", "--help"]),
-        ("validate", vec!["validate", "--help"]),
-        ("schema", vec!["schema", "--help"]),
-        ("generate", vec!["generate", "--help"]),
-        ("diff", vec!["diff", "--help"]),
-        ("completions", vec!["completions", "--help"]),
+    let (code, top) = run(&["--help"]);
+    assert_eq!(code, Some(0));
+    insta::assert_snapshot!("help_berth", top);
+    let commands = subcommands(&top);
+    for expected in [
+        "init",
+        "validate",
+        "schema",
+        "generate",
+        "diff",
+        "completions",
     ] {
-        let (code, out) = run(&args);
-        assert_eq!(code, Some(0), "{args:?}");
+        assert!(
+            commands.iter().any(|c| c == expected),
+            "{expected} missing from {commands:?}"
+        );
+    }
+    for name in &commands {
+        let (code, out) = run(&[name, "--help"]);
+        assert_eq!(code, Some(0), "{name} --help");
+        assert!(out.contains(&format!("Usage: berth {name}")), "{out}");
         insta::assert_snapshot!(format!("help_{name}"), out);
     }
 }

@@ -68,6 +68,16 @@ fn init_daemonset_into_a_new_directory_with_an_image() {
 }
 
 #[test]
+fn init_accepts_every_valid_name() {
+    for name in ["a", "9lives", "x-1", &"n".repeat(53)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, _, stderr) = berth(dir.path(), &["init", "--name", name]);
+        assert_eq!(code, Some(0), "{name}: {stderr}");
+        berth::spec::load(&dir.path().join("berth.yaml")).unwrap_or_else(|d| panic!("{name}: {d}"));
+    }
+}
+
+#[test]
 fn init_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("berth.yaml"), "mine\n").unwrap();

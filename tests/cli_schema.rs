@@ -153,3 +153,40 @@ fn schema_rejects_bad_descriptions() {
         );
     }
 }
+
+/// docs/berth-yaml.md documents every field the schema (and so the validator) knows.
+#[test]
+fn reference_documents_every_field() {
+    fn walk(v: &Value, path: &str, out: &mut Vec<String>) {
+        if let Some(props) = v.get("properties").and_then(Value::as_object) {
+            for (k, sub) in props {
+                out.push(k.clone());
+                walk(sub, &format!("{path}.{k}"), out);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(sub) = v.get(key) {
+                walk(sub, path, out);
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(list) = v.get(key).and_then(Value::as_array) {
+                for sub in list {
+                    walk(sub, path, out);
+                }
+            }
+        }
+    }
+    let schema: Value = serde_json::from_str(&schema_output()).unwrap();
+    let mut fields = Vec::new();
+    walk(&schema, "", &mut fields);
+    let doc = std::fs::read_to_string(root().join("docs/berth-yaml.md")).unwrap();
+    let missing: Vec<&String> = fields
+        .iter()
+        .filter(|f| !doc.contains(&format!("`{f}`")) && !doc.contains(&format!(".{f}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/berth-yaml.md does not mention {missing:?}"
+    );
+}

@@ -102,8 +102,15 @@ fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
     );
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(
+        PHASE_HEADER,
+        HeaderValue::from_static(shared.phase().as_str()),
+    );
     res
 }
+
+/// Every probe response names the lifecycle phase (`x-berth-phase: draining`).
+pub(crate) const PHASE_HEADER: &str = "x-berth-phase";
 
 #[cfg(feature = "metrics")]
 async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
@@ -220,6 +227,12 @@ mod tests {
         let app = router(sidecar.handle().shared.clone());
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(call(&app, "/livez").await, (StatusCode::OK, "ok".into()));
+        let res = app
+            .clone()
+            .oneshot(Request::get("/livez").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.headers()[PHASE_HEADER], "starting");
         assert_eq!(
             call(&app, "/livez?verbose").await,
             (StatusCode::OK, "[+]ping ok\nlivez check passed\n".into())
@@ -241,13 +254,17 @@ mod tests {
         );
         assert_eq!(call(&app, "/startupz").await, (StatusCode::OK, "ok".into()));
         let (status, metrics) = call(&app, "/metrics").await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(metrics.contains("berth_ready 0\n"), "{metrics}");
-        assert!(metrics.contains("berth_check_up{check=\"db\",kind=\"readiness\"} 0\n"));
-        assert!(metrics.contains("berth_lifecycle_phase{phase=\"ready\"} 1\n"));
-        assert!(
-            metrics.contains("berth_check_failures_total{check=\"db\",kind=\"readiness\"} 1\n")
-        );
+        if cfg!(feature = "metrics") {
+            assert_eq!(status, StatusCode::OK);
+            assert!(metrics.contains("berth_ready 0\n"), "{metrics}");
+            assert!(metrics.contains("berth_check_up{check=\"db\",kind=\"readiness\"} 0\n"));
+            assert!(metrics.contains("berth_lifecycle_phase{phase=\"ready\"} 1\n"));
+            assert!(
+                metrics.contains("berth_check_failures_total{check=\"db\",kind=\"readiness\"} 1\n")
+            );
+        } else {
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
         assert_eq!(call(&app, "/nope").await.0, StatusCode::NOT_FOUND);
     }
 }

@@ -79,7 +79,7 @@ pub use crate::{
     check::{Check, CheckKind},
     error::Error,
     exit::{EXIT_DRAIN_TIMEOUT, Exit, Signal},
-    sidecar::{Builder, Handle, Sidecar, StartupLatch},
+    sidecar::{Builder, DrainGuard, Handle, Sidecar, StartupLatch},
     state::Phase,
 };
 

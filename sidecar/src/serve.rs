@@ -243,4 +243,83 @@ mod tests {
         // The listener is closed.
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     }
+
+    /// WebSocket: the handler sees the shutdown token and sends a close frame with 1001
+    /// (going away); the drain waits for it through a drain guard (axum#3003).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn websocket_handlers_close_with_1001_and_the_drain_waits() {
+        use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let sidecar = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .auto_ready(true)
+            .pre_stop_delay(Duration::ZERO)
+            .drain_timeout(Duration::from_secs(5))
+            .start()
+            .await
+            .unwrap();
+        let h = sidecar.handle();
+        let app = axum::Router::new().route(
+            "/ws",
+            get(move |ws: WebSocketUpgrade| {
+                let guard = h.drain_guard();
+                let token = h.shutdown_token();
+                async move {
+                    ws.on_upgrade(move |mut socket| async move {
+                        token.cancelled().await;
+                        // Some last work, which the drain must wait for.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let close = CloseFrame {
+                            code: 1001,
+                            reason: "going away".into(),
+                        };
+                        let _ = socket.send(Message::Close(Some(close))).await;
+                        drop(guard);
+                    })
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        sidecar.serve(listener, app);
+
+        let mut ws = tokio::net::TcpStream::connect(addr).await.unwrap();
+        ws.write_all(
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(ws.read_u8().await.unwrap());
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+
+        let started = Instant::now();
+        sidecar.shutdown();
+        // A server frame is unmasked: FIN+opcode, length, then the payload.
+        let opcode = ws.read_u8().await.unwrap();
+        let len = ws.read_u8().await.unwrap() as usize;
+        let mut payload = vec![0; len];
+        ws.read_exact(&mut payload).await.unwrap();
+        assert_eq!(opcode, 0x88, "expected a close frame");
+        assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
+        assert_eq!(&payload[2..], b"going away");
+        assert_eq!(sidecar.run().await, Exit::Clean);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
 }

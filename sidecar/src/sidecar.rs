@@ -921,6 +921,26 @@ impl Handle {
         });
     }
 
+    /// A guard the drain waits for (up to the drain timeout) until it is dropped — for work
+    /// the sidecar does not spawn itself, such as the task axum spawns for an upgraded
+    /// WebSocket connection (hyper no longer sees that connection, axum#3003).
+    ///
+    /// ```no_run
+    /// # fn demo(h: berth_sidecar::Handle) {
+    /// let guard = h.drain_guard();
+    /// let token = h.shutdown_token();
+    /// tokio::spawn(async move {
+    ///     token.cancelled().await; // e.g. send a WebSocket close frame (1001) here
+    ///     drop(guard);
+    /// });
+    /// # }
+    /// ```
+    pub fn drain_guard(&self) -> DrainGuard {
+        DrainGuard {
+            _token: self.shared.tasks.token(),
+        }
+    }
+
     /// Serves `router` on `listener` in the background with the lifecycle wired in: requests
     /// are counted in flight, a handler panic becomes a 500 (`berth_handler_panics_total`),
     /// HTTP/1 responses carry `Connection: close` once draining, and when the shutdown token
@@ -985,6 +1005,20 @@ impl Handle {
     ) -> std::sync::MutexGuard<'_, prometheus_client::registry::Registry> {
         self.shared.metrics.registry()
     }
+}
+
+/// Keeps the drain waiting until dropped; see [`Handle::drain_guard`].
+///
+/// ```no_run
+/// # fn demo(h: berth_sidecar::Handle) {
+/// let guard: berth_sidecar::DrainGuard = h.drain_guard();
+/// drop(guard);
+/// # }
+/// ```
+#[must_use = "the drain waits only while the guard is alive"]
+#[derive(Debug)]
+pub struct DrainGuard {
+    _token: tokio_util::task::task_tracker::TaskTrackerToken,
 }
 
 /// Holds start-up back until released or dropped; see [`Handle::startup_latch`].

@@ -21,6 +21,7 @@ fn readiness_flips_within_50ms_of_sigterm_while_liveness_and_traffic_continue() 
     let signalled = Instant::now();
     d.signal("TERM");
     let flipped = d.wait_admin("/readyz", 503, SECOND);
+    eprintln!("measured: readiness 503 after {:?}", signalled.elapsed());
     assert!(
         signalled.elapsed() < Duration::from_millis(50),
         "readiness took {flipped:?} to turn 503"
@@ -32,6 +33,7 @@ fn readiness_flips_within_50ms_of_sigterm_while_liveness_and_traffic_continue() 
         ready.body
     );
     assert_eq!(get(d.admin, "/livez").unwrap().status, 200);
+    assert_eq!(ready.header("x-berth-phase"), Some("draining"));
 
     // Still serving during the pre-stop delay, new connections included, and keep-alive
     // clients are told to reconnect elsewhere.
@@ -78,6 +80,10 @@ fn slow_request_completes_new_connections_refused_and_exit_follows_promptly() {
     let (status, _) = d.wait_exit(5 * SECOND).expect("daemon did not exit");
     let exited = Instant::now();
     assert_eq!(status.code(), Some(0), "clean drain must exit 0");
+    eprintln!(
+        "measured: exit {:?} after the last response",
+        exited.duration_since(finished)
+    );
     assert!(
         exited.duration_since(finished) < Duration::from_millis(250),
         "exit came {:?} after the last request",
@@ -103,6 +109,7 @@ fn request_outliving_the_drain_forces_exit_124_on_time() {
     d.signal("TERM");
     let (status, _) = d.wait_exit(5 * SECOND).expect("daemon did not exit");
     let took = signalled.elapsed();
+    eprintln!("measured: forced drain (0.3s + 0.7s) exit after {took:?}");
     assert_eq!(status.code(), Some(124), "forced drain must exit 124");
     assert!(
         took >= Duration::from_millis(1000) && took < Duration::from_millis(1250),
@@ -165,6 +172,10 @@ fn second_signal_exits_at_once() {
         d.signal(sig);
         let (status, _) = d.wait_exit(5 * SECOND).expect("daemon did not exit");
         assert_eq!(status.code(), Some(code), "second SIG{sig}");
+        eprintln!(
+            "measured: second SIG{sig} exit after {:?}",
+            second.elapsed()
+        );
         assert!(
             second.elapsed() < Duration::from_millis(100),
             "{:?}",

@@ -45,8 +45,8 @@ pub fn template(name: &str, daemonset: bool, image: &str) -> String {
         "# yaml-language-server: $schema={SCHEMA_URL}
 # berth description of {name}: `berth validate` checks it, `berth generate` writes the
 # Dockerfile, Helm chart, Kubernetes manifests and systemd unit from it.
-# Every field is described in docs/berth-yaml.md; only apiVersion, name, workload and image
-# are required, everything else below shows its default.
+# Every field is described in docs/berth-yaml.md. Only apiVersion, name, workload and image
+# are required; the other values below are berth's defaults or starting points to adapt.
 apiVersion: berth/v1
 name: {name}
 # description: What {name} does
@@ -86,10 +86,12 @@ resources:
 #     emptyDir: {{}}
 #     mountPath: /var/lib/{name}
 
-# config:                         # one configuration file shipped with the daemon
-#   file: config/{name}.toml      # relative to this file; must exist
+# One configuration file shipped with the daemon; `file` is relative to this file and must
+# exist. With reload: true berth-sidecar reloads it on change instead of restarting.
+# config:
+#   file: config/{name}.toml
 #   mountPath: /etc/{name}/{name}.toml
-#   reload: true                  # reload on change instead of restarting
+#   reload: true
 {scheduling}
 security:
   runAsUser: 65532                # distroless nonroot
@@ -100,8 +102,8 @@ metrics:
   enabled: true
 
 build:
-  package: {name}
-  # bin: {name}
+  # package: {name}               # default: name
+  # bin: {name}                   # default: package
   rustVersion: \"1.95\"
   base: distroless                # distroless | debian-slim | scratch
 

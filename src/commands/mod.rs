@@ -36,7 +36,9 @@ impl std::error::Error for CommandError {}
 /// Result of a command.
 pub type CommandResult = Result<(), CommandError>;
 
+pub mod apply;
 pub mod generate;
 pub mod init;
 pub mod schema;
+pub mod status;
 pub mod validate;

@@ -209,3 +209,39 @@ fn hostile_inputs_do_not_panic() {
     let deep = format!("a: {}", "[".repeat(200_000));
     assert!(load_str(&deep, "x", Path::new(".")).is_err());
 }
+
+#[test]
+fn privileged_port_warning_points_at_the_port() {
+    let src =
+        format!("{MINIMAL}ports:\n  - {{name: http, port: 80}}\n  - {{name: https, port: 443}}\n");
+    let loaded = load_ok(&src);
+    let w: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            "6:24 ports[0].port: 80 is a privileged port; a non-root daemon cannot bind it",
+            "7:25 ports[1].port: 443 is a privileged port; a non-root daemon cannot bind it",
+        ]
+    );
+    let with_cap = format!("{src}security: {{capabilities: [NET_BIND_SERVICE]}}\n");
+    assert!(load_ok(&with_cap).warnings.is_empty());
+}
+
+#[test]
+fn too_many_problems_are_capped() {
+    let mut src = MINIMAL.to_owned();
+    for i in 0..500 {
+        src.push_str(&format!("unknown{i}: 1\n"));
+    }
+    let d = load_str(&src, "b.yaml", Path::new(".")).unwrap_err();
+    assert_eq!(d.len(), MAX_DIAGNOSTICS + 1);
+    let last = d.iter().last().unwrap();
+    assert_eq!(
+        last.message,
+        "400 more errors not shown (at most 100 are reported)"
+    );
+}

@@ -696,7 +696,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
         }
     }
 
-    let ports = resolve_ports(cx, &top, health.port, health_port_pos);
+    let (ports, port_positions) = resolve_ports(cx, &top, health.port, health_port_pos);
 
     let mut shutdown = Shutdown {
         pre_stop_delay: Duration::from_secs(5),
@@ -796,10 +796,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
             .iter()
             .any(|c| c == "NET_BIND_SERVICE");
     if !can_bind_low {
-        for (i, port) in ports.iter().enumerate() {
+        for (port, (i, pos)) in ports.iter().zip(&port_positions) {
             if port.port < 1024 {
                 cx.warn(
-                    port_pos(&top, i).unwrap_or(top.pos),
+                    *pos,
                     format!(
                         "ports[{i}].port: {} is a privileged port; a non-root daemon cannot bind it",
                         port.port
@@ -837,34 +837,22 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
     })
 }
 
-fn port_pos(top: &Fields<'_>, i: usize) -> Option<Pos> {
-    let NodeKind::Seq(items) = &top.get("ports")?.kind else {
-        return None;
-    };
-    let NodeKind::Map(entries) = &items.get(i)?.kind else {
-        return None;
-    };
-    entries
-        .iter()
-        .find(|e| e.key.as_scalar() == Some("port"))
-        .map(|e| e.value.pos)
-}
-
 fn resolve_ports(
     cx: &mut Cx<'_>,
     top: &Fields<'_>,
     health_port: u16,
     health_port_pos: Option<Pos>,
-) -> Vec<Port> {
+) -> (Vec<Port>, Vec<(usize, Pos)>) {
+    let mut positions = Vec::new();
     let Some(node) = top.get("ports") else {
-        return Vec::new();
+        return (Vec::new(), positions);
     };
     let Some(items) = cx.seq(
         node,
         "ports",
         "a list of ports, e.g. [{name: http, port: 8080}]",
     ) else {
-        return Vec::new();
+        return (Vec::new(), positions);
     };
     let mut ports = Vec::new();
     let mut names: HashMap<String, Pos> = HashMap::new();
@@ -944,8 +932,8 @@ fn resolve_ports(
                 numbers.insert((p, proto.as_str()), pn.pos);
             }
         }
-        if let (Some(name), Some(port), Some(protocol), Some(expose)) =
-            (name, port, protocol, expose)
+        if let (Some(name), Some(port), Some(protocol), Some(expose), Some(pn)) =
+            (name, port, protocol, expose, port_node)
         {
             ports.push(Port {
                 name,
@@ -953,9 +941,10 @@ fn resolve_ports(
                 protocol,
                 expose,
             });
+            positions.push((i, pn.pos));
         }
     }
-    ports
+    (ports, positions)
 }
 
 fn resolve_env(cx: &mut Cx<'_>, node: &Node) -> Vec<EnvVar> {

@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 REPO=$PWD
-# shellcheck source=lib/common.sh
+# shellcheck source=tests/e2e/lib/common.sh
 source tests/e2e/lib/common.sh
 
 BASES=${BERTH_E2E_BASES:-distroless debian-slim scratch}
@@ -289,7 +289,8 @@ stop_under_load() {
 # -- echo-daemon -------------------------------------------------------------------------------
 
 test_echo() {
-  local base=$1 image=$PREFIX/echo-daemon:$base name=$PREFIX-echo-$base
+  local base=$1
+  local image=$PREFIX/echo-daemon:$base name=$PREFIX-echo-$base
   local cfgdir=$WORK/echo-config-$base
   mkdir -p "$cfgdir"
   cp "$ECHO_DIR/config/echo.toml" "$cfgdir/echo.toml"
@@ -321,7 +322,7 @@ test_echo() {
   check "$base: read-only root file system (docker --read-only)" \
     test "$("$DOCKER" inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$name")" = true
   check "$base: a write to the root file system fails" \
-    expect_status POST "$app/debug/write?path=/tmp/probe" 500 '[Rr]ead-only file system'
+    expect_status POST "$app/debug/write?path=/berth-e2e-probe" 500 '[Rr]ead-only file system'
   check "$base: GET / answers 200" expect_status GET "$app/" 200
   check "$base: GET /echo?msg=hi → 'echo hi'" expect_body "$app/echo?msg=hi" "echo hi"
   check "$base: GET /slow?ms=50 → 'slept 50 ms'" expect_body "$app/slow?ms=50" "slept 50 ms"
@@ -428,7 +429,12 @@ test_node_agent() {
 measure_rebuild() {
   local ctx=$WORK/context
   mkdir -p "$ctx"
-  tar -C "$REPO" --exclude=./target --exclude=./.git --exclude=./.e2e-cache -c . | tar -C "$ctx" -x
+  # What a clone holds: tracked and untracked-but-not-ignored files (target/, fuzz corpora and
+  # other ignored, possibly changing, files stay out).
+  (cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
+    tar --null -T - --ignore-failed-read -c 2>/dev/null) | tar -C "$ctx" -x
+  [ -f "$ctx/Cargo.lock" ] && [ -f "$ctx/$ECHO_DIR/deploy/docker/Dockerfile" ] ||
+    e2e_die "could not copy the build context to $ctx"
   printf '\n// rebuild probe %s\n' "$(date +%s%N)" >>"$ctx/$ECHO_DIR/src/main.rs"
   if build "$PREFIX/echo-daemon:rebuild" "$ctx/$ECHO_DIR/deploy/docker/Dockerfile" "$ctx"; then
     REBUILD_MS=$BUILD_MS

@@ -12,7 +12,7 @@
 # rebuild). Prints the time of every step. Usage: bash tests/e2e/docker/base-images.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
-# shellcheck source=../lib/common.sh
+# shellcheck source=tests/e2e/lib/common.sh
 source tests/e2e/lib/common.sh
 
 RUST_VERSION=${RUST_VERSION:-1.95}

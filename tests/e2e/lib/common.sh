@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared bash helpers of the end-to-end suites (sourced, not executed).
 #
 #   source tests/e2e/lib/common.sh

@@ -62,8 +62,8 @@ The image reference exactly as written in berth.yaml: repository[:tag][@digest].
 Selector labels: the only labels a selector uses (they must never change on upgrade).
 */}}
 {{- define "berth.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "berth.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "berth.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/*
@@ -74,15 +74,15 @@ alone does not roll the pods.
 {{ include "berth.selectorLabels" . }}
 app.kubernetes.io/version: {{ include "berth.version" . | quote }}
 app.kubernetes.io/component: daemon
-app.kubernetes.io/part-of: {{ include "berth.name" . }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: {{ include "berth.name" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 {{- end }}
 
 {{/*
 Common labels of every object.
 */}}
 {{- define "berth.labels" -}}
-helm.sh/chart: {{ include "berth.chart" . }}
+helm.sh/chart: {{ include "berth.chart" . | quote }}
 {{ include "berth.podLabels" . }}
 {{- end }}
 
@@ -159,9 +159,11 @@ Output: a YAML map, empty when linterAnnotations.enabled is false.
 {{- end }}
 {{- if $hostPath }}
 {{- $_ := set $out "ignore-check.kube-linter.io/sensitive-host-mounts" "hostPath volumes requested in berth.yaml (volumes)" }}
-{{- $_ := set $out "polaris.fairwinds.com/hostPathSet-exempt" "true" }}
 {{- end }}
-{{- $kubeScore := list }}
+{{- if not $deployment }}
+{{- $_ := set $out "polaris.fairwinds.com/topologySpreadConstraint-exempt" "true" }}
+{{- end }}
+{{- $kubeScore := list "container-ephemeral-storage-request-and-limit" }}
 {{- if $pullPolicy }}{{ $kubeScore = append $kubeScore "container-image-pull-policy" }}{{ end }}
 {{- $kubeScore = append $kubeScore "pod-networkpolicy" }}
 {{- if $spread }}{{ $kubeScore = append $kubeScore "deployment-has-host-podantiaffinity" }}{{ end }}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Builds the Kubernetes control plane used by tests/e2e/k8s.sh from the Go module proxy:
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes, via a
+# wrapper module that replaces the staging modules with their published versions), etcd 3.5
+# (wrapper module around go.etcd.io/etcd/server/v3) and kwok/kwokctl (sigs.k8s.io/kwok).
+#
+# Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin). Go caches live under
+# /var/cache/berth-e2e/go so a second run is fast. A binary is skipped when its stamp file
+# records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings)
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.32.13}
+ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
+KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+
+CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
+BIN=${BERTH_K8S_BIN:-$CACHE/k8s/bin}
+WORK=$CACHE/k8s/build
+export GOMODCACHE=${GOMODCACHE_OVERRIDE:-$CACHE/go/mod}
+export GOCACHE=${GOCACHE_OVERRIDE:-$CACHE/go/build}
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+export CGO_ENABLED=0
+export GOTOOLCHAIN=local
+NICE=(nice -n "${BUILD_NICE:-19}")
+# BUILD_ONLY="kwok etcd kubernetes" (default: all) builds a subset, e.g. to run parts in parallel.
+BUILD_ONLY=${BUILD_ONLY:-kwok etcd kubernetes}
+want() { [[ " $BUILD_ONLY " == *" $1 "* ]]; }
+
+command -v go >/dev/null || { echo "build.sh: go not found on PATH" >&2; exit 1; }
+command -v jq >/dev/null || { echo "build.sh: jq not found on PATH" >&2; exit 1; }
+mkdir -p "$BIN" "$WORK" "$GOMODCACHE" "$GOCACHE"
+
+t_all=$(date +%s)
+step() { printf '[build %4ss] %s\n' "$(($(date +%s) - t_all))" "$*"; }
+
+# have NAME VERSION: true when $BIN/NAME exists and was built for VERSION.
+have() { [[ -x $BIN/$1 && -f $BIN/.$1.version && $(cat "$BIN/.$1.version") == "$2" ]]; }
+stamp() { echo "$2" >"$BIN/.$1.version"; }
+
+# ---- kwok / kwokctl -------------------------------------------------------------------------
+if ! want kwok; then
+  :
+elif have kwok "$KWOK_VERSION" && have kwokctl "$KWOK_VERSION"; then
+  step "kwok $KWOK_VERSION: cached"
+else
+  step "kwok $KWOK_VERSION: building"
+  t=$(date +%s)
+  GOBIN=$BIN "${NICE[@]}" go install -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  stamp kwok "$KWOK_VERSION"
+  stamp kwokctl "$KWOK_VERSION"
+  step "kwok $KWOK_VERSION: built in $(($(date +%s) - t))s"
+fi
+
+# ---- etcd -----------------------------------------------------------------------------------
+if ! want etcd; then
+  :
+elif have etcd "$ETCD_VERSION"; then
+  step "etcd $ETCD_VERSION: cached"
+else
+  step "etcd $ETCD_VERSION: building"
+  t=$(date +%s)
+  d=$WORK/etcd-$ETCD_VERSION
+  rm -rf "$d" && mkdir -p "$d"
+  (
+    cd "$d"
+    go mod init local/etcdbuild >/dev/null 2>&1
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null
+    "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3
+  )
+  stamp etcd "$ETCD_VERSION"
+  step "etcd $ETCD_VERSION: built in $(($(date +%s) - t))s"
+fi
+
+# ---- kube-apiserver, kube-controller-manager, kube-scheduler, kubectl ------------------------
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+all=true
+for c in "${K8S_CMDS[@]}"; do have "$c" "$K8S_VERSION" || all=false; done
+if ! want kubernetes; then
+  :
+elif $all; then
+  step "kubernetes $K8S_VERSION: cached"
+else
+  step "kubernetes $K8S_VERSION: building ${K8S_CMDS[*]}"
+  t=$(date +%s)
+  staging=v0.${K8S_VERSION#v1.}
+  minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+  d=$WORK/kubernetes-$K8S_VERSION
+  rm -rf "$d" && mkdir -p "$d"
+  (
+    cd "$d"
+    go mod init local/k8sbuild >/dev/null 2>&1
+    # The tag's own go.mod (as served by the proxy) lists the staging modules it replaces
+    # with ./staging/... paths; replace each one with its published v0.MINOR.PATCH.
+    modf=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .GoMod)
+    n=0
+    for m in $(awk '$2=="=>" && $3 ~ /^\.\/staging\// {print $1}' "$modf"); do
+      v=$staging
+      # The proxy may not serve every staging module at every patch (seen here:
+      # k8s.io/endpointslice@v0.32.13 answers 403); then take the newest patch it serves of
+      # the same minor (patch releases of a staging library keep their API).
+      if ! go mod download "$m@$v" >/dev/null 2>&1; then
+        alt=$(go list -m -versions "$m" 2>/dev/null | tr ' ' '\n' |
+          grep -E "^v0\.$minor\.[0-9]+$" | sort -V | tail -1 || true)
+        if [[ -n $alt ]] && go mod download "$m@$alt" >/dev/null 2>&1; then
+          step "kubernetes: note: $m@$v is not served by the proxy; using $alt"
+          v=$alt
+        else
+          step "kubernetes: note: $m@$v is not served by the proxy (fine unless a command imports it)"
+        fi
+      fi
+      go mod edit -replace "$m=$m@$v"
+      n=$((n + 1))
+    done
+    ((n > 0)) || { echo "build.sh: no staging replaces found in $modf" >&2; exit 1; }
+    step "kubernetes: $n staging modules replaced with $staging"
+    pkgs=()
+    for c in "${K8S_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    go get "${pkgs[@]/%/@$K8S_VERSION}" >/dev/null
+    ld="-s -w"
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+      ld="$ld -X $p.gitTreeState=clean"
+    done
+    step "kubernetes: modules resolved; compiling"
+    "${NICE[@]}" go build -trimpath -ldflags "$ld" -o "$BIN/" "${pkgs[@]}"
+  )
+  for c in "${K8S_CMDS[@]}"; do stamp "$c" "$K8S_VERSION"; done
+  step "kubernetes $K8S_VERSION: built in $(($(date +%s) - t))s"
+fi
+
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
+  if [[ -x $BIN/$b ]]; then echo "$b $(cat "$BIN/.$b.version" 2>/dev/null || echo '?')"; fi
+done
+step "all binaries in $BIN"

@@ -33,4 +33,7 @@ bash tests/e2e/docker.sh
 phase "systemd end-to-end"
 bash tests/e2e/systemd.sh
 
+phase "Kubernetes end-to-end"
+bash tests/e2e/k8s.sh
+
 phase "all suites passed"

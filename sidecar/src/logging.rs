@@ -29,6 +29,8 @@ pub fn init() {
 /// }
 /// ```
 pub fn try_init() -> Result<(), TryInitError> {
+    use std::io::IsTerminal;
+
     use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var(ENV_LOG_FORMAT).is_ok_and(|v| v.trim().eq_ignore_ascii_case("json"));
@@ -45,7 +47,13 @@ pub fn try_init() -> Result<(), TryInitError> {
             .try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    // Colour only on a terminal: the journal, `docker logs` and
+                    // `kubectl logs` get plain text.
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     }
 }

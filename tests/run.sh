@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of berth: unit, CLI and golden tests, the validation of generated files
 # with the real tools, drift of the committed examples, and the Docker and systemd
-# end-to-end suites. On a fresh machine run `bash .ci/install-deps.sh` first (CI does).
+# end-to-end suites. It first installs the tools the suites need (idempotent).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +11,9 @@ export BERTH_REQUIRE_TOOLS=1
 
 t0=$(date +%s)
 phase() { printf '\n=== [%4ss] %s\n' "$(($(date +%s) - t0))" "$*"; }
+
+phase "install tools (.ci/install-deps.sh)"
+bash .ci/install-deps.sh
 
 phase "cargo test --workspace"
 cargo test --workspace --locked

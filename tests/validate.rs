@@ -314,6 +314,23 @@ fn cases() -> Vec<Case> {
             expected: &["berth.yaml:8:3: error: config: the default mount path \"/etc/echo/echo.toml\" is already mounted"],
         },
         case(
+            "volume name reserved for the config file",
+            with("volumes:\n  - {name: config, emptyDir: {}, mountPath: /data}\n"),
+            &["berth.yaml:6:12: error: volumes[0].name: \"config\" is reserved"],
+        ),
+        Case {
+            name: "config file directly under /",
+            source: with("config:\n  file: echo.toml\n  mountPath: /echo.toml\n").into(),
+            files: &[("echo.toml", "a = 1\n")],
+            expected: &["berth.yaml:7:14: error: config.mountPath: \"/echo.toml\" is directly under /"],
+        },
+        Case {
+            name: "config directory is a volume mount",
+            source: with("volumes:\n  - {name: a, emptyDir: {}, mountPath: /etc/echo}\nconfig:\n  file: echo.toml\n  mountPath: /etc/echo/echo.toml\n").into(),
+            files: &[("echo.toml", "a = 1\n")],
+            expected: &["berth.yaml:9:14: error: config.mountPath: its directory \"/etc/echo\" is already a mount path"],
+        },
+        case(
             "invalid node selector key",
             with("scheduling:\n  nodeSelector: {\"bad key\": x}\n"),
             &["berth.yaml:6:18: error: scheduling.nodeSelector: \"bad key\" is not a valid label key"],

@@ -1188,6 +1188,9 @@ const SENSITIVE_HOST_PATHS: &[&str] = &[
     "/var/run/crio/crio.sock",
 ];
 
+/// The name of the pod volume that carries the `config:` file.
+const CONFIG_VOLUME: &str = "config";
+
 fn check_mount(
     cx: &mut Cx<'_>,
     node: &Node,
@@ -1261,6 +1264,15 @@ fn resolve_volumes(
                         format!("{path}.name: \"{v}\" is not a valid volume name"),
                         LABEL_EXPECTED,
                         None,
+                    );
+                    return None;
+                }
+                if v == CONFIG_VOLUME {
+                    cx.err(
+                        n.pos,
+                        format!("{path}.name: \"{v}\" is reserved"),
+                        "a volume name other than \"config\"",
+                        Some("berth names the volume of the `config:` file \"config\"; pick another name".into()),
                     );
                     return None;
                 }
@@ -1457,6 +1469,33 @@ fn resolve_config(
             _ => None,
         },
     };
+    // The ConfigMap is mounted on the file's directory (not with subPath, so updates reach
+    // the file): that directory must be neither `/` nor another volume's mount path.
+    if let Some(p) = &mount_path {
+        let dir = p.rsplit_once('/').map(|(d, _)| d).unwrap_or_default();
+        let pos = f.get("mountPath").map(|n| n.pos).unwrap_or(f.pos);
+        if dir.is_empty() {
+            cx.err(
+                pos,
+                format!("config.mountPath: \"{p}\" is directly under /"),
+                "a path in a directory of its own, e.g. /etc/NAME/FILE",
+                Some(
+                    "the config file's directory is mounted from a ConfigMap, and / cannot be"
+                        .into(),
+                ),
+            );
+        } else if let Some(first) = mounts.get(dir) {
+            cx.err(
+                pos,
+                format!("config.mountPath: its directory \"{dir}\" is already a mount path"),
+                "a config file in a directory no volume is mounted on",
+                Some(format!(
+                    "the config file's directory is mounted from a ConfigMap; \"{dir}\" is mounted on line {}",
+                    first.line
+                )),
+            );
+        }
+    }
     let reload = f
         .get("reload")
         .map(|n| cx.boolean(n, "config.reload"))

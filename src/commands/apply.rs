@@ -25,27 +25,10 @@ pub struct ApplyCommand {
     pub force_conflicts: bool,
 }
 
-/// Reads and checks a description for the cluster commands; warnings go to stderr, errors are
-/// exit code 2.
+/// Reads and checks a description for the cluster commands (see [`super::load_spec`]).
 pub(crate) fn load_spec(file: &Path) -> Result<Spec, CommandError> {
     super::validate::check_readable(file)?;
-    match crate::spec::load(file) {
-        Ok(loaded) => {
-            let mut stderr = std::io::stderr().lock();
-            for warning in &loaded.warnings {
-                let _ = writeln!(stderr, "{warning}");
-            }
-            Ok(loaded.spec)
-        }
-        Err(diagnostics) => {
-            let count = diagnostics.error_count();
-            Err(CommandError::Invalid(format!(
-                "{diagnostics}\n{count} error{} in {}",
-                if count == 1 { "" } else { "s" },
-                file.display()
-            )))
-        }
-    }
+    super::load_spec(file, "")
 }
 
 /// A single-threaded async runtime for one command.

@@ -59,34 +59,13 @@ struct Prepared {
 }
 
 fn prepare(options: &GenerateOptions) -> Result<Prepared, CommandError> {
-    let spec = load_description(&options.file)?;
+    let spec = super::load_spec(&options.file, "; nothing was written")?;
     let targets = options.targets();
     let files =
         render::render(&spec, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)))?;
     let plan = output::plan(&options.out_dir(), &files, &targets)
         .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
     Ok(Prepared { spec, files, plan })
-}
-
-/// Loads and checks the description; prints its warnings to stderr. Errors are exit code 2.
-fn load_description(file: &Path) -> Result<Spec, CommandError> {
-    match crate::spec::load(file) {
-        Ok(loaded) => {
-            let mut stderr = io::stderr().lock();
-            for warning in &loaded.warnings {
-                let _ = writeln!(stderr, "{warning}");
-            }
-            Ok(loaded.spec)
-        }
-        Err(diagnostics) => {
-            let count = diagnostics.error_count();
-            Err(CommandError::Invalid(format!(
-                "{diagnostics}\n{count} error{} in {}; nothing was written",
-                if count == 1 { "" } else { "s" },
-                file.display()
-            )))
-        }
-    }
 }
 
 /// An error and its sources, joined with `: `.

@@ -2,6 +2,10 @@
 //! code contract: 0 success, 1 runtime failure, 2 invalid input or usage.
 
 use std::fmt;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::spec::Spec;
 
 /// What went wrong in a command, and so which exit code the process ends with.
 #[derive(Debug)]
@@ -42,3 +46,26 @@ pub mod init;
 pub mod schema;
 pub mod status;
 pub mod validate;
+
+/// Loads and checks a description for a command that consumes it: warnings go to stderr,
+/// errors become exit code 2 with every diagnostic, a count and `error_suffix` (e.g. what the
+/// command did not do).
+pub(crate) fn load_spec(file: &Path, error_suffix: &str) -> Result<Spec, CommandError> {
+    match crate::spec::load(file) {
+        Ok(loaded) => {
+            let mut stderr = std::io::stderr().lock();
+            for warning in &loaded.warnings {
+                let _ = writeln!(stderr, "{warning}");
+            }
+            Ok(loaded.spec)
+        }
+        Err(diagnostics) => {
+            let count = diagnostics.error_count();
+            Err(CommandError::Invalid(format!(
+                "{diagnostics}\n{count} error{} in {}{error_suffix}",
+                if count == 1 { "" } else { "s" },
+                file.display()
+            )))
+        }
+    }
+}

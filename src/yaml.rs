@@ -647,7 +647,8 @@ fn literal_ok(s: &str) -> bool {
         && !s.contains('\r')
 }
 
-fn is_printable(c: char) -> bool {
+/// True for a character YAML allows unescaped in a scalar.
+pub fn is_printable(c: char) -> bool {
     !(c.is_control()
         || matches!(
             c,
@@ -663,6 +664,14 @@ fn scalar_key(k: &str) -> String {
         s.push_str(k);
     }
     s
+}
+
+/// `s` as a YAML double-quoted scalar, with every character YAML does not allow raw escaped.
+/// For writers that lay out YAML themselves (the commented `values.yaml`).
+pub fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_double_quoted(&mut out, s);
+    out
 }
 
 fn write_double_quoted(out: &mut String, s: &str) {

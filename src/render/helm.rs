@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::{FileSet, RenderError, Target, assets, template};
 use crate::spec::{EnvSource, IntOrPercent, Spec, VolumeSource, WorkloadKind};
+use crate::yaml;
 
 /// The chart README template inside [`assets::TEMPLATES`].
 const README_TEMPLATE: &str = "helm/README.md.j2";
@@ -152,7 +153,7 @@ fn chart_yaml(spec: &Spec) -> String {
     s.push_str("# everything berth.yaml describes. Regenerate with `berth generate`.\n");
     s.push_str("apiVersion: v2\n");
     let _ = writeln!(s, "name: {}", scalar_str(&spec.name));
-    let _ = writeln!(s, "description: {}", quoted(&description));
+    let _ = writeln!(s, "description: {}", yaml::double_quoted(&description));
     s.push_str("type: application\n");
     s.push_str(
         "# The chart's own version: the image tag when it is a SemVer version, else 0.1.0.\n",
@@ -161,7 +162,7 @@ fn chart_yaml(spec: &Spec) -> String {
     s.push_str(
         "# The version of the daemon: the image tag (or the digest's first 12 hex digits).\n",
     );
-    let _ = writeln!(s, "appVersion: {}", quoted(&app_version(spec)));
+    let _ = writeln!(s, "appVersion: {}", yaml::double_quoted(&app_version(spec)));
     s
 }
 
@@ -1188,36 +1189,8 @@ fn scalar_str(s: &str) -> String {
     {
         s.to_owned()
     } else {
-        quoted(s)
+        yaml::double_quoted(s)
     }
-}
-
-/// A YAML double-quoted scalar; every character YAML does not allow raw is escaped.
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if !printable(c) => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// YAML's printable set (without tab and line breaks, which [`quoted`] escapes itself).
-fn printable(c: char) -> bool {
-    matches!(c, '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
-        && c != '\u{feff}'
-        || c == '\u{85}'
 }
 
 /// A multi-line string that reads back exactly from a literal block scalar `|`.
@@ -1227,7 +1200,7 @@ fn block_ok(s: &str) -> bool {
         && !body.is_empty()
         && !body.starts_with([' ', '\n'])
         && s.chars()
-            .all(|c| c == '\n' || (printable(c) && c != '\u{85}'))
+            .all(|c| c == '\n' || (yaml::is_printable(c) && c != '\u{85}'))
         && body.lines().all(|l| !l.ends_with(' '))
 }
 

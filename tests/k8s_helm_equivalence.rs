@@ -11,8 +11,7 @@
 //! Needs `helm` (`$BERTH_HELM`, `helm` on PATH or `~/go/bin/helm`); without it the test is
 //! skipped with a message, unless `BERTH_REQUIRE_TOOLS=1`.
 
-#[path = "k8s_support/cases.rs"]
-mod cases;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -160,7 +159,7 @@ fn helm_template(helm: &Path, dir: &Path, spec: &Spec) -> String {
 
 #[test]
 fn plain_manifests_equal_helm_template_with_default_values() {
-    let Some(helm) = cases::find_tool(
+    let Some(helm) = support::find_tool(
         "BERTH_HELM",
         &["helm", "/root/go/bin/helm"],
         "version",
@@ -169,7 +168,7 @@ fn plain_manifests_equal_helm_template_with_default_values() {
         return;
     };
     let mut report = Vec::new();
-    for (case, spec) in cases::all_cases() {
+    for (case, spec) in support::all_cases() {
         let dir = tempfile::tempdir().unwrap();
         let files = render::render(&spec, &[Target::Helm, Target::K8s]).expect("render");
         for (path, file) in files.iter() {

@@ -12,8 +12,7 @@
 //! limits, a Deployment with a single replica, a UID below 10000 or root, a writable root file
 //! system, `SYS_ADMIN`.
 
-#[path = "k8s_support/cases.rs"]
-mod cases;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -41,7 +40,7 @@ fn temp_dir() -> tempfile::TempDir {
 }
 
 fn write_manifests(dir: &Path) -> Vec<Case> {
-    cases::all_cases()
+    support::all_cases()
         .into_iter()
         .map(|(name, spec)| {
             let text = k8s::manifest(&spec).expect("render");
@@ -135,7 +134,7 @@ fn checkov_allowed(spec: &Spec) -> BTreeSet<String> {
 
 #[test]
 fn kubernetes_validate_strict_1_29_to_1_33() {
-    let Some(tool) = cases::find_tool(
+    let Some(tool) = support::find_tool(
         "BERTH_KUBERNETES_VALIDATE",
         &["kubernetes-validate"],
         "--version",
@@ -187,7 +186,7 @@ fn kubernetes_validate_strict_1_29_to_1_33() {
 /// exempted by the `kube-score/ignore` annotation.
 #[test]
 fn kube_score_reports_only_deliberate_findings() {
-    let Some(tool) = cases::find_tool(
+    let Some(tool) = support::find_tool(
         "BERTH_KUBE_SCORE",
         &["kube-score", "/root/go/bin/kube-score"],
         "version",
@@ -226,7 +225,7 @@ fn kube_score_reports_only_deliberate_findings() {
 /// checkov: every finding is fixed or carries a documented exemption, except unset resources.
 #[test]
 fn checkov_reports_only_deliberate_findings() {
-    let Some(tool) = cases::find_tool("BERTH_CHECKOV", &["checkov"], "--version", false) else {
+    let Some(tool) = support::find_tool("BERTH_CHECKOV", &["checkov"], "--version", false) else {
         return;
     };
     let dir = temp_dir();

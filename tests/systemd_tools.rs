@@ -20,30 +20,28 @@ use berth::render::{self, Target, systemd};
 use berth::spec::sample::sample;
 use berth::spec::*;
 
+mod support;
+
 /// The highest exposure score accepted for a daemon with no added capabilities.
 const MAX_EXPOSURE: f64 = 2.0;
 
+/// `systemd-analyze` (`BERTH_SYSTEMD_ANALYZE` overrides), which also needs the unit directory
+/// `/usr/lib/systemd/system` to build the `--root` of `verify`.
 fn find_tool() -> Option<PathBuf> {
-    let candidate = std::env::var_os("BERTH_SYSTEMD_ANALYZE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("systemd-analyze"));
-    let works = Command::new(&candidate)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let units = Path::new("/usr/lib/systemd/system").is_dir();
-    if works && units {
-        return Some(candidate);
+    let tool = support::find_tool(
+        "BERTH_SYSTEMD_ANALYZE",
+        &["systemd-analyze"],
+        "--version",
+        true,
+    )?;
+    if Path::new("/usr/lib/systemd/system").is_dir() {
+        return Some(tool);
     }
-    if std::env::var("BERTH_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!(
-            "systemd-analyze and /usr/lib/systemd/system are required (BERTH_REQUIRE_TOOLS=1); \
-             found tool: {works}, units: {units}"
-        );
-    }
-    eprintln!(
-        "SKIPPED: systemd-analyze or /usr/lib/systemd/system not found (apt-get install systemd)"
+    assert!(
+        !support::require_tools(),
+        "/usr/lib/systemd/system is required (BERTH_REQUIRE_TOOLS=1)"
     );
+    eprintln!("SKIPPED: /usr/lib/systemd/system not found (apt-get install systemd)");
     None
 }
 
@@ -103,26 +101,6 @@ fn variants() -> Vec<(String, Spec)> {
         });
         out.push((format!("{k}-odd"), odd));
     }
-    out
-}
-
-/// Every `tests/fixtures/<case>/berth.yaml` that loads.
-fn fixtures() -> Vec<(String, Spec)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let Ok(entries) = std::fs::read_dir(&root) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, Spec)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let loaded = berth::spec::load(&e.path().join("berth.yaml")).ok()?;
-            Some((
-                format!("fixture-{}", e.file_name().to_string_lossy()),
-                loaded.spec,
-            ))
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
@@ -220,7 +198,7 @@ fn exposure(tool: &Path, root: &Root, path: &Path) -> (f64, String) {
 #[test]
 fn verify_is_clean_for_every_variant_and_fixture() {
     let Some(tool) = find_tool() else { return };
-    let cases: Vec<(String, Spec)> = variants().into_iter().chain(fixtures()).collect();
+    let cases: Vec<(String, Spec)> = variants().into_iter().chain(support::fixtures()).collect();
     let mut failures = Vec::new();
     for (case, spec) in &cases {
         let root = Root::new();
@@ -288,7 +266,7 @@ fn security_exposure_is_ok_without_capabilities() {
     assert!(naive_score > 9.0, "{naive_line}");
 
     let mut checked = 0;
-    let cases: Vec<(String, Spec)> = variants().into_iter().chain(fixtures()).collect();
+    let cases: Vec<(String, Spec)> = variants().into_iter().chain(support::fixtures()).collect();
     for (case, spec) in &cases {
         let root = Root::new();
         let path = root.install(&format!("{}.service", spec.name), &unit_text(spec));

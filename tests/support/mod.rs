@@ -1,4 +1,5 @@
-//! Descriptions and tool lookup shared by the `k8s_*` integration tests.
+//! Shared by the integration tests that drive real tools: finding a tool (with the
+//! `BERTH_REQUIRE_TOOLS` rule), the repository's descriptions, and description variants.
 
 #![allow(dead_code)]
 
@@ -20,38 +21,50 @@ pub fn cases() -> Vec<(&'static str, Spec)> {
     ]
 }
 
-/// [`cases`] plus every description of the repository: `tests/fixtures/*/berth.yaml` and
-/// `examples/*/berth.yaml`, loaded by the real parser. A description that does not load fails
-/// the test (each one is meant to be valid).
-pub fn all_cases() -> Vec<(String, Spec)> {
-    let mut all: Vec<(String, Spec)> = cases()
-        .into_iter()
-        .map(|(n, s)| (n.to_string(), s))
+/// Every `<dir>/<case>/berth.yaml` of the repository under `dir` (`tests/fixtures`,
+/// `examples`), named `<prefix>-<case>`, loaded by the real parser, sorted. A description that
+/// does not load fails the test: each one is meant to be valid.
+pub fn descriptions(prefix: &str, dir: &str) -> Vec<(String, Spec)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("berth.yaml"))
+        .filter(|p| p.is_file())
         .collect();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (prefix, dir) in [("fixture", "tests/fixtures"), ("example", "examples")] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path().join("berth.yaml"))
-            .filter(|p| p.is_file())
-            .collect();
-        paths.sort();
-        for path in paths {
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
             let case = path
                 .parent()
                 .and_then(|p| p.file_name())
                 .map(|n| format!("{prefix}-{}", n.to_string_lossy()))
                 .unwrap_or_default();
             match berth::spec::load(&path) {
-                Ok(loaded) => all.push((case, loaded.spec)),
+                Ok(loaded) => (case, loaded.spec),
                 Err(diagnostics) => panic!("{}: does not load: {diagnostics:?}", path.display()),
             }
-        }
-    }
-    all
+        })
+        .collect()
+}
+
+/// Every `tests/fixtures/<case>/berth.yaml`, named `fixture-<case>`.
+pub fn fixtures() -> Vec<(String, Spec)> {
+    descriptions("fixture", "tests/fixtures")
+}
+
+/// [`cases`] plus every description of the repository: the fixtures and
+/// `examples/*/berth.yaml`.
+pub fn all_cases() -> Vec<(String, Spec)> {
+    cases()
+        .into_iter()
+        .map(|(n, s)| (n.to_string(), s))
+        .chain(fixtures())
+        .chain(descriptions("example", "examples"))
+        .collect()
 }
 
 /// Every optional field set.
@@ -186,33 +199,40 @@ fn runs(program: &PathBuf, probe_arg: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Finds a tool: `$env_var` first, then the candidates (names on PATH or absolute paths).
-/// Without it: panics when [`require_tools`], else prints why and returns `None`.
+/// Finds a tool: `$env_var` when set (an explicit choice: nothing else is tried), else the
+/// candidates (names on PATH, the same names in `~/go/bin`, or absolute paths), each probed
+/// with `probe_arg`. Without it: panics when `required` and [`require_tools`], else prints why
+/// and returns `None` (the test is skipped).
 pub fn find_tool(
     env_var: &str,
     candidates: &[&str],
     probe_arg: &str,
     required: bool,
 ) -> Option<PathBuf> {
-    let mut tried = Vec::new();
-    let from_env = std::env::var_os(env_var).map(PathBuf::from);
-    let home_go = std::env::var_os("HOME").map(|h| PathBuf::from(h).join("go/bin"));
-    let mut list: Vec<PathBuf> = from_env.into_iter().collect();
-    for c in candidates {
-        list.push(PathBuf::from(c));
-        if let Some(dir) = &home_go
-            && !c.contains('/')
-        {
-            list.push(dir.join(c));
+    let list: Vec<PathBuf> = match std::env::var_os(env_var) {
+        Some(explicit) => vec![PathBuf::from(explicit)],
+        None => {
+            let home_go = std::env::var_os("HOME").map(|h| PathBuf::from(h).join("go/bin"));
+            let mut list = Vec::new();
+            for c in candidates {
+                list.push(PathBuf::from(c));
+                if let Some(dir) = &home_go
+                    && !c.contains('/')
+                {
+                    list.push(dir.join(c));
+                }
+            }
+            list
         }
-    }
+    };
+    let mut tried = Vec::new();
     for program in list {
         if runs(&program, probe_arg) {
             return Some(program);
         }
         tried.push(program.display().to_string());
     }
-    let message = format!("tool not found (tried ${env_var}, {})", tried.join(", "));
+    let message = format!("tool not found (tried {})", tried.join(", "));
     if required && require_tools() {
         panic!("{message}; BERTH_REQUIRE_TOOLS=1 makes this a failure");
     }

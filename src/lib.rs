@@ -15,4 +15,5 @@ pub mod commands;
 pub mod output;
 pub mod render;
 pub mod spec;
+pub mod util;
 pub mod yaml;

@@ -10,11 +10,7 @@ use super::{FileSet, RenderError, Target, assets, template};
 use crate::spec::Spec;
 use crate::spec::model::{BaseImage, EnvSource, Protocol, STOP_MARGIN};
 
-/// Path of the Dockerfile in the output directory.
-pub const DOCKERFILE: &str = "docker/Dockerfile";
-/// Path of its ignore file: BuildKit reads `<Dockerfile>.dockerignore` beside the Dockerfile
-/// before the context's own `.dockerignore`.
-pub const DOCKERIGNORE: &str = "docker/Dockerfile.dockerignore";
+pub use super::plan::paths::{DOCKERFILE, DOCKERIGNORE};
 
 /// Label carrying the stop budget in seconds, for tooling that starts containers.
 pub const STOP_TIMEOUT_LABEL: &str = "io.berth.stop-timeout";

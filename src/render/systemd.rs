@@ -28,7 +28,7 @@
 
 use serde::Serialize;
 
-use super::{FileSet, RenderError, Target, assets, template};
+use super::{FileSet, RenderError, Target, assets, plan, template};
 use crate::spec::Spec;
 use crate::spec::model::{EnvSource, STOP_MARGIN, VolumeSource, WorkloadKind};
 
@@ -45,23 +45,21 @@ pub fn render(spec: &Spec, out: &mut FileSet) -> Result<(), RenderError> {
 
 /// `systemd/<name>.service`.
 pub fn unit_path(spec: &Spec) -> String {
-    format!("systemd/{}.service", spec.name)
+    super::plan::paths::unit(spec)
 }
 
 /// `systemd/<name>.env`.
 pub fn env_path(spec: &Spec) -> String {
-    format!("systemd/{}.env", spec.name)
-}
-
-/// Where the environment file is installed on a host: `/etc/<name>/<name>.env`.
-pub fn installed_env_path(spec: &Spec) -> String {
-    format!("/etc/{0}/{0}.env", spec.name)
+    super::plan::paths::env(spec)
 }
 
 /// Values of the unit template.
 #[derive(Debug, Serialize)]
 struct UnitContext {
     name: String,
+    /// Where the environment file and the unit are installed ([`plan::install`]).
+    env_file: String,
+    unit_dir: &'static str,
     description: String,
     binary_path: String,
     config_path: Option<String>,
@@ -227,8 +225,11 @@ impl UnitContext {
         let watchdog =
             (!spec.systemd.watchdog.is_zero()).then(|| systemd_time(spec.systemd.watchdog));
 
+        let install = plan::install(spec);
         UnitContext {
             name: spec.name.clone(),
+            env_file: install.env_file,
+            unit_dir: install.unit_dir,
             description: specifier_escape(&description),
             binary_path,
             config_path: spec.config.as_ref().map(|c| c.mount_path.clone()),
@@ -264,12 +265,13 @@ impl UnitContext {
 }
 
 /// The downward-API field that has a host equivalent (`%H`).
-const NODE_NAME_FIELD: &str = "spec.nodeName";
+use plan::NODE_NAME_FIELD;
 
 /// Values of the environment-file template.
 #[derive(Debug, Serialize)]
 struct EnvContext {
     name: String,
+    env_file: String,
     contract: Vec<String>,
     user_env: Vec<String>,
 }
@@ -309,6 +311,7 @@ impl EnvContext {
             .collect();
         EnvContext {
             name: spec.name.clone(),
+            env_file: plan::install(spec).env_file,
             contract,
             user_env,
         }

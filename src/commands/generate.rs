@@ -9,6 +9,7 @@ use crate::output::{self, Change, Plan};
 use crate::render::plan::{self, paths};
 use crate::render::{self, Target};
 use crate::spec::Spec;
+use crate::util::shell_quote;
 
 /// Options of `berth generate` / `berth diff`.
 #[derive(Debug, Clone)]
@@ -172,20 +173,6 @@ impl PathView<'_> {
     }
 }
 
-/// Quotes a word for a POSIX shell when it needs it.
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '=' | ',' | '+')
-        });
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 /// The summary `generate` prints: counts per target, each changed file, the next commands.
 fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) -> String {
     let spec = &prepared.spec;
@@ -273,7 +260,7 @@ fn build_context(file: &Path) -> PathBuf {
     let mut nearest = None;
     for candidate in absolute.ancestors() {
         if let Ok(text) = std::fs::read_to_string(candidate.join("Cargo.toml")) {
-            if text.lines().any(|line| line.trim() == "[workspace]") {
+            if crate::util::declares_workspace(&text) {
                 return candidate.to_path_buf();
             }
             nearest.get_or_insert_with(|| candidate.to_path_buf());
@@ -459,14 +446,6 @@ mod tests {
             "/elsewhere/deploy"
         );
         assert_eq!(view.show(Path::new("/")), "/");
-    }
-
-    #[test]
-    fn shell_quoting() {
-        assert_eq!(shell_quote("deploy/helm/x"), "deploy/helm/x");
-        assert_eq!(shell_quote("my dir/x"), "'my dir/x'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 
     #[test]

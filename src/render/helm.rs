@@ -100,33 +100,9 @@ pub fn chart_version(spec: &Spec) -> String {
         .tag
         .as_deref()
         .map(|t| t.strip_prefix('v').unwrap_or(t))
-        .filter(|t| is_semver(t))
+        .filter(|t| crate::util::is_semver(t))
         .unwrap_or("0.1.0")
         .to_owned()
-}
-
-fn is_semver(text: &str) -> bool {
-    let (rest, build) = match text.split_once('+') {
-        Some((r, b)) => (r, Some(b)),
-        None => (text, None),
-    };
-    let (core, pre) = match rest.split_once('-') {
-        Some((c, p)) => (c, Some(p)),
-        None => (rest, None),
-    };
-    let numeric = |p: &str| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'))
-    };
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    };
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts.iter().all(|p| numeric(p))
-        && pre.is_none_or(ident)
-        && build.is_none_or(ident)
 }
 
 fn chart_yaml(spec: &Spec) -> String {
@@ -229,7 +205,7 @@ mod schema {
     /// A Kubernetes quantity (`50m`, `64Mi`, `1`).
     pub fn quantity() -> Value {
         json!({"anyOf": [
-            {"type": "string", "pattern": "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][-+]?[0-9]+)?$"},
+            {"type": "string", "pattern": crate::spec::rules::QUANTITY_PATTERN},
             {"type": "number", "minimum": 0}
         ]})
     }

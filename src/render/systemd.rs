@@ -405,10 +405,7 @@ fn systemd_time(d: crate::spec::Duration) -> String {
 /// A Kubernetes memory quantity as a systemd byte size (`128Mi` → `128M`, `1G` → `1000000000`).
 /// `None` for anything that is not a plain quantity (the spec validator accepts only those).
 fn memory_bytes(quantity: &str) -> Option<String> {
-    let split = quantity
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(quantity.len());
-    let (number, suffix) = quantity.split_at(split);
+    let (number, suffix) = crate::spec::rules::split_quantity(quantity)?;
     let binary = match suffix {
         "Ki" => Some('K'),
         "Mi" => Some('M'),
@@ -440,11 +437,12 @@ fn memory_bytes(quantity: &str) -> Option<String> {
         "Pi" => (1 << 50, 1),
         "Ei" => (1 << 60, 1),
         exponent => {
-            let digits = exponent.strip_prefix(['e', 'E'])?;
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
+            // split_quantity checked it: e or E, an optional sign, one to three digits.
+            let exp: i32 = exponent[1..].parse().ok()?;
+            match u32::try_from(exp) {
+                Ok(exp) => (10u128.checked_pow(exp)?, 1),
+                Err(_) => (1, 10u128.checked_pow(exp.unsigned_abs())?),
             }
-            (10u128.checked_pow(digits.parse().ok()?)?, 1)
         }
     };
     let (scaled, scale) = decimal(number)?;
@@ -454,9 +452,10 @@ fn memory_bytes(quantity: &str) -> Option<String> {
 
 /// A Kubernetes CPU quantity as a whole `CPUQuota=` percentage, rounded up (`500m` → 50).
 fn cpu_percent(quantity: &str) -> Option<u128> {
-    let (number, per_core) = match quantity.strip_suffix('m') {
-        Some(milli) => (milli, 1000),
-        None => (quantity, 1),
+    let (number, per_core) = match crate::spec::rules::split_quantity(quantity)? {
+        (number, "m") => (number, 1000),
+        (number, "") => (number, 1),
+        _ => return None,
     };
     let (scaled, scale) = decimal(number)?;
     let percent = scaled

@@ -62,23 +62,9 @@ struct Prepared {
 fn prepare(options: &GenerateOptions) -> Result<Prepared, CommandError> {
     let spec = super::load_spec(&options.file, "; nothing was written")?;
     let targets = options.targets();
-    let files =
-        render::render(&spec, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)))?;
-    let plan = output::plan(&options.out_dir(), &files, &targets)
-        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    let files = render::render(&spec, &targets)?;
+    let plan = output::plan(&options.out_dir(), &files, &targets)?;
     Ok(Prepared { spec, plan })
-}
-
-/// An error and its sources, joined with `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// Writes to stdout; a closed pipe (`berth diff | head`) is not an error.
@@ -99,10 +85,7 @@ fn print_stdout(text: &str) -> CommandResult {
 /// Runs `berth generate`.
 pub fn run(options: &GenerateOptions) -> CommandResult {
     let prepared = prepare(options)?;
-    prepared
-        .plan
-        .apply(options.force)
-        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    prepared.plan.apply(options.force)?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),

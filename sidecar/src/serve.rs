@@ -33,8 +33,35 @@ pub(crate) struct Limits {
     /// limit. Idle keep-alive connections are not affected.
     pub header_read_timeout: Option<Duration>,
     /// Open connections; at the limit the accept loop waits (the kernel's backlog holds the
-    /// rest), so file descriptors stay for the admin server.
+    /// rest), so file descriptors stay for the admin server ([`default_max_connections`]).
     pub max_connections: usize,
+}
+
+/// File descriptors [`default_max_connections`] leaves for the admin port, the daemon's own
+/// files and its outgoing connections.
+pub(crate) const RESERVED_FDS: usize = 256;
+
+/// The default connection limit: the process's open-file limit (`RLIMIT_NOFILE`, soft) minus
+/// [`RESERVED_FDS`], so the application port alone cannot exhaust the descriptors probes
+/// need; 10 000 when the limit cannot be read (not Linux).
+pub(crate) fn default_max_connections() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| open_files_limit(&limits))
+        .map_or(10_000, |soft| soft.saturating_sub(RESERVED_FDS).max(1))
+}
+
+/// The soft "Max open files" of a `/proc/<pid>/limits` text (`unlimited`: `usize::MAX`).
+fn open_files_limit(limits: &str) -> Option<usize> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
+    if soft == "unlimited" {
+        return Some(usize::MAX);
+    }
+    soft.parse().ok()
 }
 
 /// What the service and the connection task share about one connection (one allocation
@@ -568,6 +595,25 @@ mod tests {
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
+
+    #[test]
+    fn the_default_connection_limit_follows_the_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(super::open_files_limit(limits), Some(1024));
+        assert_eq!(
+            super::open_files_limit(
+                "Max open files            unlimited            unlimited            files"
+            ),
+            Some(usize::MAX)
+        );
+        assert_eq!(super::open_files_limit("Max processes 1 1 processes"), None);
+        let soft = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|l| super::open_files_limit(&l));
+        let expected = soft.map_or(10_000, |s| s.saturating_sub(super::RESERVED_FDS).max(1));
+        assert_eq!(super::default_max_connections(), expected);
+    }
 
     async fn app_sidecar(builder: crate::Builder) -> (Sidecar, std::net::SocketAddr) {
         let sidecar = builder

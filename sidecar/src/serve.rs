@@ -6,13 +6,13 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -71,6 +71,8 @@ struct ConnState {
     started: AtomicUsize,
     /// Requests whose response is not finished yet: the connection is in flight.
     active: AtomicUsize,
+    /// The connection was upgraded (WebSocket, CONNECT): no more request heads on it.
+    upgraded: AtomicBool,
 }
 
 /// Keeps a request counted — in the lifecycle's in-flight count and in its connection's
@@ -112,6 +114,7 @@ where
             conn: self.conn.clone(),
         };
         let http1 = req.version() < Version::HTTP_2;
+        let connect = req.method() == Method::CONNECT;
         let router = self.router.clone();
         let metrics = self.metrics.clone();
         Box::pin(async move {
@@ -130,6 +133,11 @@ where
                     res
                 }
             };
+            if res.status() == StatusCode::SWITCHING_PROTOCOLS
+                || (connect && res.status().is_success())
+            {
+                guard.conn.upgraded.store(true, Ordering::Release);
+            }
             if http1 && guard.inflight.lifecycle().draining_token().is_cancelled() {
                 res.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -197,6 +205,10 @@ impl AsyncRead for TimedIo {
         let Some(timeout) = this.timeout else {
             return polled;
         };
+        if this.conn.upgraded.load(Ordering::Acquire) {
+            this.timeout = None; // a WebSocket or a tunnel now: frames, not heads
+            return polled;
+        }
         let got_bytes = buf.filled().len() > before;
         if this.first_read && got_bytes {
             this.first_read = false;
@@ -397,6 +409,7 @@ fn spawn_connection(
     let state = Arc::new(ConnState {
         started: AtomicUsize::new(0),
         active: AtomicUsize::new(0),
+        upgraded: AtomicBool::new(false),
     });
     let service = AppService {
         router: router.clone(),
@@ -824,6 +837,64 @@ mod tests {
             .unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
         drop((b, c));
+        sidecar.shutdown();
+        assert_eq!(sidecar.run().await, Exit::Clean);
+    }
+
+    /// An upgraded connection carries frames, not request heads: the header read timeout
+    /// must not cut a WebSocket that pauses between messages.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_header_timeout_leaves_websockets_alone() {
+        use axum::extract::ws::WebSocketUpgrade;
+        let sidecar = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .auto_ready(true)
+            .pre_stop_delay(Duration::ZERO)
+            .header_read_timeout(Duration::from_millis(200))
+            .start()
+            .await
+            .unwrap();
+        let app = axum::Router::new().route(
+            "/ws",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(msg)) = socket.recv().await {
+                        if socket.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        sidecar.serve(listener, app);
+
+        let mut ws = TcpStream::connect(addr).await.unwrap();
+        ws.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(ws.read_u8().await.unwrap());
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"));
+        for text in [b'a', b'b', b'c'] {
+            // A masked text frame of one byte (mask 0: the payload goes as is).
+            ws.write_all(&[0x81, 0x81, 0, 0, 0, 0, text]).await.unwrap();
+            let mut frame = [0u8; 3];
+            tokio::time::timeout(Duration::from_secs(2), ws.read_exact(&mut frame))
+                .await
+                .expect("no echo")
+                .expect("the WebSocket was closed");
+            assert_eq!(frame, [0x81, 1, text]);
+            tokio::time::sleep(Duration::from_millis(500)).await; // > the header timeout
+        }
+        drop(ws);
         sidecar.shutdown();
         assert_eq!(sidecar.run().await, Exit::Clean);
     }

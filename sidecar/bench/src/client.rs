@@ -35,6 +35,9 @@ pub struct Load {
     pub connections: usize,
     /// A request without a complete response after this long counts as failed.
     pub request_timeout: Duration,
+    /// "Behind a Service": new connections made this long after the signal go to this other
+    /// instance, as they do once the endpoint removal reached the load balancer.
+    pub reroute: Option<(Duration, SocketAddr)>,
 }
 
 /// When the daemon was signalled, and how long the window after it is whose successful
@@ -77,10 +80,13 @@ impl SignalClock {
 pub struct Tally {
     /// 2xx responses.
     pub ok: u64,
-    /// 2xx responses completed after the signal.
+    /// 2xx responses completed after the signal (by the signalled instance).
     pub ok_after_signal: u64,
-    /// 2xx responses completed within the window after the signal (the pre-stop delay).
+    /// 2xx responses completed within the window after the signal (the pre-stop delay), by
+    /// the signalled instance.
     pub ok_in_window: u64,
+    /// Of [`ok`](Tally::ok): answered by the other instance ([`Load::reroute`]).
+    pub ok_rerouted: u64,
     /// Complete responses with another status.
     pub other_status: u64,
     /// Requests written on an accepted connection that got no complete response.
@@ -102,6 +108,7 @@ impl Tally {
         self.ok += o.ok;
         self.ok_after_signal += o.ok_after_signal;
         self.ok_in_window += o.ok_in_window;
+        self.ok_rerouted += o.ok_rerouted;
         self.other_status += o.other_status;
         self.failed += o.failed;
         self.timeouts += o.timeouts;
@@ -135,20 +142,18 @@ async fn worker(load: Arc<Load>, clock: Arc<SignalClock>, stop: Arc<AtomicBool>)
     )
     .into_bytes();
     let mut tally = Tally::default();
-    let mut pooled: Option<TcpStream> = None;
+    // The connection, and whether it goes to the other instance.
+    let mut pooled: Option<(TcpStream, bool)> = None;
     let mut buf = Vec::with_capacity(4096);
     while !stop.load(Ordering::Relaxed) {
-        let mut stream = match pooled.take() {
-            Some(s) if closed_while_idle(&s) => {
+        let (mut stream, rerouted) = match pooled.take() {
+            Some((s, _)) if closed_while_idle(&s) => {
                 tally.closed_idle += 1;
                 continue;
             }
-            Some(s) => s,
-            None => match TcpStream::connect(load.addr).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    s
-                }
+            Some(pooled) => pooled,
+            None => match connect(&load, &clock).await {
+                Ok(pooled) => pooled,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     tally.refused += 1;
                     break;
@@ -168,7 +173,9 @@ async fn worker(load: Arc<Load>, clock: Arc<SignalClock>, stop: Arc<AtomicBool>)
             Ok(Ok(response)) => {
                 if (200..300).contains(&response.status) {
                     tally.ok += 1;
-                    if let Some(at) = clock.signalled_at() {
+                    if rerouted {
+                        tally.ok_rerouted += 1;
+                    } else if let Some(at) = clock.signalled_at() {
                         let now = Instant::now();
                         if now >= at {
                             tally.ok_after_signal += 1;
@@ -183,7 +190,7 @@ async fn worker(load: Arc<Load>, clock: Arc<SignalClock>, stop: Arc<AtomicBool>)
                 if response.close {
                     tally.closed_by_response += 1;
                 } else {
-                    pooled = Some(stream);
+                    pooled = Some((stream, rerouted));
                 }
             }
             Ok(Err(_)) => tally.failed += 1,
@@ -194,6 +201,17 @@ async fn worker(load: Arc<Load>, clock: Arc<SignalClock>, stop: Arc<AtomicBool>)
         }
     }
     tally
+}
+
+/// A new connection: to the other instance once [`Load::reroute`] says so.
+async fn connect(load: &Load, clock: &SignalClock) -> io::Result<(TcpStream, bool)> {
+    let rerouted = match (load.reroute, clock.signalled_at()) {
+        (Some((after, other)), Some(at)) if at.elapsed() >= after => Some(other),
+        _ => None,
+    };
+    let stream = TcpStream::connect(rerouted.unwrap_or(load.addr)).await?;
+    let _ = stream.set_nodelay(true);
+    Ok((stream, rerouted.is_some()))
 }
 
 /// Whether the peer has closed (or reset) an idle pooled connection: a non-blocking read
@@ -339,6 +357,41 @@ mod tests {
     use super::*;
     use tokio::net::TcpListener;
 
+    /// After the reroute delay, new connections go to the other instance.
+    #[tokio::test]
+    async fn reroutes_new_connections_after_the_signal() {
+        let dying = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other_addr = other.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            for _ in 0..2 {
+                let (mut s, _) = other.accept().await.unwrap();
+                let mut buf = vec![0u8; 1024];
+                let _ = s.read(&mut buf).await.unwrap();
+                s.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+            }
+        });
+        let clock = Arc::new(SignalClock::new(Duration::from_secs(60)));
+        clock.mark();
+        let load = Load {
+            addr: dying.local_addr().unwrap(),
+            path: "/x".into(),
+            connections: 1,
+            request_timeout: Duration::from_secs(2),
+            reroute: Some((Duration::ZERO, other_addr)),
+        };
+        let tally = run(load, clock, Arc::new(AtomicBool::new(false))).await;
+        server.await.unwrap();
+        assert_eq!(
+            (tally.ok, tally.ok_rerouted, tally.ok_after_signal),
+            (2, 2, 0)
+        );
+        assert_eq!(tally.refused, 1);
+        drop(dying);
+    }
+
     #[test]
     fn chunked_bodies() {
         assert!(chunked_complete(b"5\r\nhello\r\n0\r\n\r\n").unwrap());
@@ -410,6 +463,7 @@ mod tests {
             path: "/x".into(),
             connections: 1,
             request_timeout: Duration::from_secs(2),
+            reroute: None,
         };
         let tally = run(load, clock, Arc::new(AtomicBool::new(false))).await;
         server.await.unwrap();
@@ -419,6 +473,7 @@ mod tests {
                 ok: 3,
                 ok_after_signal: 3,
                 ok_in_window: 3,
+                ok_rerouted: 0,
                 other_status: 1,
                 failed: 2,
                 timeouts: 0,

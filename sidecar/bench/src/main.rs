@@ -470,6 +470,41 @@ fn idle_stop(
     Ok(times)
 }
 
+/// The SIGTERM-under-load scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum StopCase {
+    /// Pre-stop delay 0: the listener closes at the signal.
+    NoDelay,
+    /// The pre-stop delay; every client stays on the signalled instance.
+    Delay,
+    /// The pre-stop delay behind a load balancer: half-way through the delay (the endpoint
+    /// removal has propagated) new connections go to a second instance.
+    Service,
+}
+
+const STOP_CASES: [StopCase; 3] = [StopCase::NoDelay, StopCase::Delay, StopCase::Service];
+
+impl StopCase {
+    fn pre_stop(self, settings: &Settings) -> Duration {
+        match self {
+            StopCase::NoDelay => Duration::ZERO,
+            StopCase::Delay | StopCase::Service => settings.pre_stop,
+        }
+    }
+
+    fn label(self, settings: &Settings) -> String {
+        let delay = format!("{} ms", settings.pre_stop.as_millis());
+        match self {
+            StopCase::NoDelay => "0".to_owned(),
+            StopCase::Delay => delay,
+            StopCase::Service => format!(
+                "{delay}, behind a Service (new connections to another instance after {} ms)",
+                (settings.pre_stop / 2).as_millis()
+            ),
+        }
+    }
+}
+
 /// One SIGTERM-under-load run.
 #[derive(Debug, Clone)]
 struct StopRun {
@@ -481,9 +516,19 @@ struct StopRun {
 fn stop_under_load(
     settings: &Settings,
     server: Server,
-    pre_stop: Duration,
+    case: StopCase,
     name: &str,
 ) -> Result<StopRun, BenchError> {
+    let pre_stop = case.pre_stop(settings);
+    let other = match case {
+        StopCase::Service => Some(Daemon::start(
+            settings,
+            server,
+            Duration::ZERO,
+            &format!("{name}-other"),
+        )?),
+        StopCase::NoDelay | StopCase::Delay => None,
+    };
     let d = Daemon::start(settings, server, pre_stop, name)?;
     let rt = current_thread()?;
     let clock = Arc::new(SignalClock::new(pre_stop));
@@ -493,10 +538,11 @@ fn stop_under_load(
         path: ECHO_PATH.to_owned(),
         connections: settings.stop_connections,
         request_timeout: Duration::from_secs(3),
+        reroute: other.as_ref().map(|o| (pre_stop / 2, o.app)),
     };
     let client = rt.spawn(client::run(load, clock.clone(), stop.clone()));
     // Let the load settle on its keep-alive connections.
-    rt.block_on(tokio::time::sleep(Duration::from_secs(1)));
+    rt.block_on(async { tokio::time::sleep(Duration::from_secs(1)).await });
     // The daemon is stopped from a thread, so the client keeps running meanwhile.
     let limit = pre_stop + Duration::from_secs(10);
     let stopper = std::thread::spawn(move || {
@@ -533,6 +579,9 @@ fn stop_under_load(
     let tally = rt
         .block_on(client)
         .map_err(|e| BenchError::Run(format!("load client: {e}")))?;
+    if let Some(other) = other {
+        other.stop(Duration::from_secs(10))?;
+    }
     Ok(StopRun {
         tally,
         exit_ms: took.as_secs_f64() * 1e3,
@@ -570,23 +619,14 @@ fn run() -> Result<bool, BenchError> {
     let tp = throughput(&settings, &mut tsv)?;
     log("idle SIGTERM -> exit");
     let idle = idle_stop(&settings, settings.stop_rounds.max(5), &mut tsv)?;
-    let mut stops: BTreeMap<(Server, bool), Vec<StopRun>> = BTreeMap::new();
-    for with_delay in [false, true] {
-        let delay = if with_delay {
-            settings.pre_stop
-        } else {
-            Duration::ZERO
-        };
+    let mut stops: BTreeMap<(Server, StopCase), Vec<StopRun>> = BTreeMap::new();
+    for case in STOP_CASES {
         for round in 0..settings.stop_rounds {
             for s in rotated(&SERVERS, round) {
-                let r = stop_under_load(
-                    &settings,
-                    s,
-                    delay,
-                    &format!("stop-{s:?}-{with_delay}-{round}"),
-                )?;
+                let name = format!("stop-{s:?}-{case:?}-{round}");
+                let r = stop_under_load(&settings, s, case, &name)?;
                 log(format!(
-                    "stop under load, pre-stop {delay:?}, {}: {:?}, exit {:.1} ms code {:?}",
+                    "stop under load, {case:?}, {}: {:?}, exit {:.1} ms code {:?}",
                     s.label(),
                     r.tally,
                     r.exit_ms,
@@ -595,18 +635,18 @@ fn run() -> Result<bool, BenchError> {
                 let t = &r.tally;
                 let _ = writeln!(
                     tsv,
-                    "stop\t{round}\t{s:?}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{:?}",
-                    delay.as_millis(),
+                    "stop\t{round}\t{s:?}\t{case:?}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{:?}",
                     t.ok,
                     t.ok_after_signal,
                     t.ok_in_window,
+                    t.ok_rerouted,
                     t.failed,
                     t.refused,
                     t.other_status,
                     r.exit_ms,
                     r.code
                 );
-                stops.entry((s, with_delay)).or_default().push(r);
+                stops.entry((s, case)).or_default().push(r);
             }
         }
     }
@@ -705,13 +745,13 @@ fn run() -> Result<bool, BenchError> {
     );
     let _ = writeln!(
         out,
-        "| Daemon | pre-stop delay | failed | refused after close | served after SIGTERM | served in the pre-stop window | `Connection: close` responses | SIGTERM → exit | exit codes |"
+        "| Daemon | pre-stop delay | failed | refused after close | served after SIGTERM | of which in the pre-stop window | served by the other instance | `Connection: close` responses | SIGTERM → exit | exit codes |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     let mut berth_ok = true;
-    for with_delay in [false, true] {
+    for case in STOP_CASES {
         for s in SERVERS {
-            let runs = &stops[&(s, with_delay)];
+            let runs = &stops[&(s, case)];
             let sum = |f: fn(&Tally) -> u64| runs.iter().map(|r| f(&r.tally)).sum::<u64>();
             let failed = sum(|t| t.failed) + sum(|t| t.other_status) + sum(|t| t.connect_errors);
             let mut codes: Vec<String> = runs
@@ -723,24 +763,23 @@ fn run() -> Result<bool, BenchError> {
             if s == Server::Berth && (failed > 0 || runs.iter().any(|r| r.code != Some(0))) {
                 berth_ok = false;
             }
-            let delay = if with_delay {
-                settings.pre_stop
-            } else {
-                Duration::ZERO
+            let dash = |show: bool, v: u64| {
+                if show {
+                    v.to_string()
+                } else {
+                    "–".to_owned()
+                }
             };
             let _ = writeln!(
                 out,
-                "| {} | {:?} | **{}** | {} | {} | {} | {} | {} ms | {} |",
+                "| {} | {} | **{}** | {} | {} | {} | {} | {} | {} ms | {} |",
                 s.label(),
-                delay,
+                case.label(&settings),
                 failed,
                 sum(|t| t.refused),
                 sum(|t| t.ok_after_signal),
-                if with_delay {
-                    sum(|t| t.ok_in_window).to_string()
-                } else {
-                    "–".into()
-                },
+                dash(case != StopCase::NoDelay, sum(|t| t.ok_in_window)),
+                dash(case == StopCase::Service, sum(|t| t.ok_rerouted)),
                 sum(|t| t.closed_by_response),
                 spread(runs.iter().map(|r| r.exit_ms)).show(1),
                 codes.join(", ")

@@ -16,7 +16,7 @@ OUT=${OUT_DIR:-$(mktemp -d /tmp/berth-bench-profile.XXXXXX)}
 mkdir -p "$OUT"
 log() { printf '[profile] %s\n' "$*" >&2; }
 for tool in perf wrk taskset; do
-  command -v "$tool" >/dev/null || { log "$tool is missing"; exit 2; }
+  command -v "$tool" >/dev/null || { log "$tool is missing (perf: apt-get install linux-perf)"; exit 2; }
 done
 
 T=${PROFILE_TARGET_DIR:-$PWD/target/bench-profile}

@@ -1,5 +1,5 @@
 //! The plain manifests under the tools their users run: `kubernetes-validate --strict` for
-//! Kubernetes 1.29 to 1.33 and kube-score (both installed by `.ci/install-deps.sh`, required in
+//! every Kubernetes minor of the supported range (1.29 to 1.37) and kube-score (both installed by `.ci/install-deps.sh`, required in
 //! CI), and checkov when it is installed (optional: `pip install checkov`, 30 s and many
 //! dependencies, so CI does not install it).
 //!
@@ -21,7 +21,6 @@ use std::process::Command;
 use berth::render::k8s;
 use berth::spec::{Spec, WorkloadKind};
 
-const KUBERNETES_VERSIONS: [&str; 5] = ["1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0"];
 
 /// One rendered description.
 struct Case {
@@ -133,7 +132,7 @@ fn checkov_allowed(spec: &Spec) -> BTreeSet<String> {
 }
 
 #[test]
-fn kubernetes_validate_strict_1_29_to_1_33() {
+fn kubernetes_validate_strict_every_supported_version() {
     let Some(tool) = support::find_tool(
         "BERTH_KUBERNETES_VALIDATE",
         &["kubernetes-validate"],
@@ -145,10 +144,11 @@ fn kubernetes_validate_strict_1_29_to_1_33() {
     let dir = temp_dir();
     let files = write_manifests(dir.path());
     let documents: usize = files.iter().map(|c| c.documents).sum();
-    for version in KUBERNETES_VERSIONS {
+    let versions = berth::render::helm::supported_kube_versions();
+    for version in &versions {
         // One run per version over every file: the tool takes about a second to start.
         let out = Command::new(&tool)
-            .args(["--strict", "-k", version])
+            .args(["--strict", "-k", version.as_str()])
             .args(files.iter().map(|c| &c.path))
             .output()
             .expect("run kubernetes-validate");
@@ -178,7 +178,7 @@ fn kubernetes_validate_strict_1_29_to_1_33() {
     println!(
         "kubernetes-validate --strict: {} manifests ({documents} objects) x {} versions passed",
         files.len(),
-        KUBERNETES_VERSIONS.len()
+        versions.len()
     );
 }
 

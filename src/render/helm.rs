@@ -30,6 +30,18 @@ const README_TEMPLATE: &str = "helm/README.md.j2";
 /// Kubernetes 1.20 and would refuse to render.
 pub const MIN_KUBE_VERSION: &str = "1.29.0";
 
+/// The newest Kubernetes version the chart and the manifests are validated against (with
+/// every minor from [`MIN_KUBE_VERSION`]); the end-to-end suite's control plane runs it.
+pub const MAX_KUBE_VERSION: &str = "1.37.0";
+
+/// Every minor of the supported range, `1.29.0` to `1.37.0`.
+pub fn supported_kube_versions() -> Vec<String> {
+    let minor = |v: &str| -> u32 { v.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0) };
+    (minor(MIN_KUBE_VERSION)..=minor(MAX_KUBE_VERSION))
+        .map(|m| format!("1.{m}.0"))
+        .collect()
+}
+
 /// Period of the startup probe in seconds; its failure threshold covers `health.startupTimeout`.
 pub const STARTUP_PROBE_PERIOD_SECS: u64 = 2;
 

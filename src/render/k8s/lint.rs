@@ -10,12 +10,16 @@
 //!   environment only when `berth.yaml` asks for them (node agents need them);
 //! - no NetworkPolicy: berth does not know the daemon's traffic (kube-score, checkov);
 //! - no ephemeral-storage request or limit: `berth.yaml` has no such setting (kube-score);
+//! - kube-score's ignore annotation names checks only: each ignored check's reason is emitted
+//!   beside it as `kube-score.berth.io/<check>`;
 //! - a Deployment spreads its pods with a topology spread constraint instead of pod
 //!   anti-affinity (kube-score, kube-linter); a DaemonSet runs one pod per node, so it needs
 //!   no spread constraint (Polaris).
 //!
-//! Not exempted on purpose: unset resources, a writable root file system, UID 0 and
-//! `SYS_ADMIN` stay visible as findings.
+//! Not exempted on purpose: unset resources (`resources: {}`; an omitted `resources` gets
+//! berth's starting values), a writable root file system, UID 0 and `SYS_ADMIN` stay visible as
+//! findings. `tests/validate-generated.sh` runs checkov and kube-score on every fixture and fails
+//! on any finding without a reason here.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +28,38 @@ use crate::spec::{EnvSource, Spec, VolumeSource, WorkloadKind};
 /// checkov's per-object skip annotation for the default-namespace check.
 pub const CHECKOV_NAMESPACE: &str =
     "CKV_K8S_21=the namespace is chosen at apply time (kubectl -n, helm -n)";
+
+/// Why berth sets pull policy `IfNotPresent` (checkov CKV_K8S_15, kube-score).
+pub const PULL_POLICY_REASON: &str =
+    "pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry";
+/// Why berth writes no NetworkPolicy (checkov CKV2_K8S_6, kube-score).
+pub const NETWORK_POLICY_REASON: &str =
+    "the daemon traffic is not known to berth; add a NetworkPolicy for your cluster";
+/// Why a Deployment has no pod anti-affinity (kube-linter, kube-score).
+pub const SPREAD_REASON: &str = "pods are spread across nodes by topologySpreadConstraints";
+/// Why there is no ephemeral-storage request or limit (kube-score).
+pub const EPHEMERAL_STORAGE_REASON: &str =
+    "berth.yaml has no ephemeral-storage setting; the daemon writes to its volumes, not its root file system";
+
+/// kube-score's `kube-score/ignore` takes check IDs only, so each ignored check's reason is
+/// emitted beside it as `kube-score.berth.io/<check>: <reason>`.
+pub const KUBE_SCORE_REASON_PREFIX: &str = "kube-score.berth.io/";
+
+/// The kube-score checks a workload ignores, each with its reason.
+pub fn kube_score_ignored(spec: &Spec) -> Vec<(&'static str, &'static str)> {
+    let mut checks = vec![
+        (
+            "container-ephemeral-storage-request-and-limit",
+            EPHEMERAL_STORAGE_REASON,
+        ),
+        ("container-image-pull-policy", PULL_POLICY_REASON),
+        ("pod-networkpolicy", NETWORK_POLICY_REASON),
+    ];
+    if spec.workload == WorkloadKind::Deployment {
+        checks.push(("deployment-has-host-podantiaffinity", SPREAD_REASON));
+    }
+    checks
+}
 
 /// The annotations every object carries.
 pub fn common() -> BTreeMap<String, String> {
@@ -52,7 +88,7 @@ pub fn workload(spec: &Spec) -> BTreeMap<String, String> {
 
     set(
         "checkov.io/skip2",
-        "CKV_K8S_15=pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry",
+        &format!("CKV_K8S_15={PULL_POLICY_REASON}"),
     );
     if spec.image.digest.is_none() {
         set(
@@ -96,13 +132,10 @@ pub fn workload(spec: &Spec) -> BTreeMap<String, String> {
     }
     set(
         "checkov.io/skip8",
-        "CKV2_K8S_6=the daemon traffic is not known to berth; add a NetworkPolicy for your cluster",
+        &format!("CKV2_K8S_6={NETWORK_POLICY_REASON}"),
     );
     if deployment {
-        set(
-            "ignore-check.kube-linter.io/no-anti-affinity",
-            "pods are spread across nodes by topologySpreadConstraints",
-        );
+        set("ignore-check.kube-linter.io/no-anti-affinity", SPREAD_REASON);
     }
     if has_host_path {
         set(
@@ -110,14 +143,12 @@ pub fn workload(spec: &Spec) -> BTreeMap<String, String> {
             "hostPath volumes requested in berth.yaml (volumes)",
         );
     }
-    set(
-        "kube-score/ignore",
-        if deployment {
-            "container-ephemeral-storage-request-and-limit,container-image-pull-policy,pod-networkpolicy,deployment-has-host-podantiaffinity"
-        } else {
-            "container-ephemeral-storage-request-and-limit,container-image-pull-policy,pod-networkpolicy"
-        },
-    );
+    let kube_score = kube_score_ignored(spec);
+    let ids: Vec<&str> = kube_score.iter().map(|(id, _)| *id).collect();
+    set("kube-score/ignore", &ids.join(","));
+    for (id, reason) in kube_score {
+        set(&format!("{KUBE_SCORE_REASON_PREFIX}{id}"), reason);
+    }
     set("polaris.fairwinds.com/pullPolicyNotAlways-exempt", "true");
     if !deployment {
         // One pod per node already: a spread constraint means nothing for a DaemonSet.

@@ -168,6 +168,15 @@ Output: a YAML map, empty when linterAnnotations.enabled is false.
 {{- $kubeScore = append $kubeScore "pod-networkpolicy" }}
 {{- if $spread }}{{ $kubeScore = append $kubeScore "deployment-has-host-podantiaffinity" }}{{ end }}
 {{- $_ := set $out "kube-score/ignore" (join "," $kubeScore) }}
+{{- /* kube-score's ignore names checks only: each reason beside it (as berth's manifests). */}}
+{{- $_ := set $out "kube-score.berth.io/container-ephemeral-storage-request-and-limit" "berth.yaml has no ephemeral-storage setting; the daemon writes to its volumes, not its root file system" }}
+{{- if $pullPolicy }}
+{{- $_ := set $out "kube-score.berth.io/container-image-pull-policy" "pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry" }}
+{{- end }}
+{{- $_ := set $out "kube-score.berth.io/pod-networkpolicy" "the daemon traffic is not known to berth; add a NetworkPolicy for your cluster" }}
+{{- if $spread }}
+{{- $_ := set $out "kube-score.berth.io/deployment-has-host-podantiaffinity" "pods are spread across nodes by topologySpreadConstraints" }}
+{{- end }}
 {{- toYaml $out }}
 {{- end }}
 {{- end }}

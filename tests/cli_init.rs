@@ -196,8 +196,12 @@ fn init_in_a_cargo_workspace_member_detects_the_package_and_generate_builds() {
     let (code, stdout, stderr) = berth(&member, &["generate"]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     // The build context berth prints is the workspace root.
+    let context = root.path().canonicalize().unwrap();
     assert!(
-        stdout.contains("-t ghcr.io/example/my-daemon:0.1.0 ../.."),
+        stdout.contains(&format!(
+            "-t ghcr.io/example/my-daemon:0.1.0 {}\n",
+            context.display()
+        )) || stdout.contains("-t ghcr.io/example/my-daemon:0.1.0 ../..\n"),
         "{stdout}"
     );
     let dockerfile = std::fs::read_to_string(member.join("deploy/docker/Dockerfile")).unwrap();
@@ -247,7 +251,9 @@ fn init_in_a_cargo_workspace_member_detects_the_package_and_generate_builds() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = Command::new(target.join("release/mydaemond")).output().unwrap();
+    let run = Command::new(target.join("release/mydaemond"))
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello\n");
 }
 
@@ -263,7 +269,11 @@ fn init_at_a_virtual_workspace_root_and_outside_cargo() {
         .unwrap()
         .spec;
     assert_eq!(
-        (spec.name.as_str(), spec.build.package.as_str(), spec.build.bin.as_str()),
+        (
+            spec.name.as_str(),
+            spec.build.package.as_str(),
+            spec.build.bin.as_str()
+        ),
         ("my-daemon", "my_daemon", "mydaemond")
     );
     let plain = tempfile::tempdir().unwrap();

@@ -580,7 +580,10 @@ fn schema_rejects_wrong_types_and_unknown_keys_with(helm: &Path) {
         // Duplicate list keys: refused by the chart itself (server-side apply, Helm 4's
         // default, would refuse them at install time; client-side apply hid them).
         (
-            &["--set-json", r#"env=[{"name":"BERTH_METRICS","value":"false"}]"#],
+            &[
+                "--set-json",
+                r#"env=[{"name":"BERTH_METRICS","value":"false"}]"#,
+            ],
             "env: BERTH_METRICS is set twice",
         ),
         (
@@ -704,7 +707,8 @@ fn values_schema_is_self_contained() {
     let path = chart.join("values.schema.json");
     let mut schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    schema["properties"]["replicas"] = serde_json::json!({"$ref": "https://example.invalid/replicas.json"});
+    schema["properties"]["replicas"] =
+        serde_json::json!({"$ref": "https://example.invalid/replicas.json"});
     std::fs::write(&path, serde_json::to_string_pretty(&schema).unwrap()).unwrap();
     let mut found = Vec::new();
     refs(&schema, "", &mut found);

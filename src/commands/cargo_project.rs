@@ -96,14 +96,17 @@ pub fn detect(dir: &Path) -> Result<CargoPackage, NotDetected> {
     let target = existing.join(absolute.strip_prefix(&existing).unwrap_or(Path::new("")));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(&cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(&existing)
         .output()
         .map_err(|e| {
-            NotDetected::NoProject(format!(
-                "cannot run {}: {e}",
-                Path::new(&cargo).display()
-            ))
+            NotDetected::NoProject(format!("cannot run {}: {e}", Path::new(&cargo).display()))
         })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -167,8 +170,7 @@ pub fn select(metadata: &Value, target: &Path) -> Result<CargoPackage, NotDetect
                     )));
                 }
                 many => {
-                    let names: Vec<&str> =
-                        many.iter().filter_map(|p| p["name"].as_str()).collect();
+                    let names: Vec<&str> = many.iter().filter_map(|p| p["name"].as_str()).collect();
                     return Err(NotDetected::Unusable(format!(
                         "the workspace at {} has {} packages with binaries ({}): run berth init in the package's directory",
                         workspace_root.display(),

@@ -331,7 +331,10 @@ fn canonical_prefix(path: &Path) -> PathBuf {
     let mut rest = Vec::new();
     loop {
         if let Ok(c) = existing.canonicalize() {
-            return rest.iter().rev().fold(c, |acc: PathBuf, part| acc.join(part));
+            return rest
+                .iter()
+                .rev()
+                .fold(c, |acc: PathBuf, part| acc.join(part));
         }
         match (existing.parent(), existing.file_name()) {
             (Some(parent), Some(part)) => {

@@ -24,9 +24,7 @@ pub fn checkov_runtime_skip(base: BaseImage) -> String {
         BaseImage::Scratch => "its default is scratch, which has no tags".to_owned(),
         other => format!("its default {} is pinned by tag", other.image()),
     };
-    format!(
-        "CKV_DOCKER_7:checkov does not resolve the build argument RUNTIME_IMAGE; {default}"
-    )
+    format!("CKV_DOCKER_7:checkov does not resolve the build argument RUNTIME_IMAGE; {default}")
 }
 
 /// Label carrying the stop budget in seconds, for tooling that starts containers.

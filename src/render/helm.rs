@@ -36,7 +36,12 @@ pub const MAX_KUBE_VERSION: &str = "1.37.0";
 
 /// Every minor of the supported range, `1.29.0` to `1.37.0`.
 pub fn supported_kube_versions() -> Vec<String> {
-    let minor = |v: &str| -> u32 { v.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0) };
+    let minor = |v: &str| -> u32 {
+        v.split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    };
     (minor(MIN_KUBE_VERSION)..=minor(MAX_KUBE_VERSION))
         .map(|m| format!("1.{m}.0"))
         .collect()
@@ -1284,6 +1289,8 @@ struct ReadmeContext<'a> {
     exposed_ports: Vec<String>,
     binary: String,
     rows: Vec<ReadmeRow>,
+    /// Table rows of the exemptions the description's own settings cause (lint::declared).
+    declared: Vec<String>,
 }
 
 fn readme_rows(fields: &[Field], prefix: &str, rows: &mut Vec<ReadmeRow>) {
@@ -1378,6 +1385,20 @@ fn readme(spec: &Spec, fields: &[Field]) -> Result<String, RenderError> {
             .collect(),
         binary: spec.binary_path(),
         rows,
+        declared: crate::render::k8s::lint::declared(spec)
+            .into_iter()
+            .map(|d| {
+                let mut what: Vec<String> = d
+                    .checkov
+                    .iter()
+                    .map(|(key, id)| format!("`{key}` {id}"))
+                    .collect();
+                if let Some(check) = d.kube_score {
+                    what.push(format!("kube-score `{check}`"));
+                }
+                format!("| {} | workload | {} | yes |", what.join(", "), d.reason)
+            })
+            .collect(),
     };
     template::render(&assets::TEMPLATES, README_TEMPLATE, &context)
 }

@@ -13,7 +13,7 @@
 //! volumes a node agent asked for, ...) are emitted as explicit, per-object annotations with
 //! a reason (module `lint`).
 
-mod lint;
+pub mod lint;
 mod workload;
 
 use std::collections::BTreeMap;

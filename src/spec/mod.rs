@@ -202,7 +202,14 @@ pub fn resolve(root: &yaml::Node, origin: &str, base_dir: &Path) -> Result<Loade
                 notes,
             })
         }
-        _ => Err(Diagnostics(diags)),
+        // A rejected description gets its errors and warnings; what berth would have filled
+        // in is beside the point.
+        _ => Err(Diagnostics(
+            diags
+                .into_iter()
+                .filter(|d| d.severity != Severity::Note)
+                .collect(),
+        )),
     }
 }
 

@@ -288,8 +288,13 @@ fn explicit_empty_resources_mean_none_with_a_warning() {
         );
     }
     // Only some values: no warning (Burstable), no note.
-    let partial = load_ok(&format!("{MINIMAL}resources: {{requests: {{memory: 32Mi}}}}\n"));
+    let partial = load_ok(&format!(
+        "{MINIMAL}resources: {{requests: {{memory: 32Mi}}}}\n"
+    ));
     assert!(partial.warnings.is_empty() && partial.notes.is_empty());
-    assert_eq!(partial.spec.resources.requests.memory.as_deref(), Some("32Mi"));
+    assert_eq!(
+        partial.spec.resources.requests.memory.as_deref(),
+        Some("32Mi")
+    );
     assert_eq!(partial.spec.resources.limits.cpu, None);
 }

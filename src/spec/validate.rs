@@ -738,8 +738,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
         .unwrap_or_default();
     let resources = match top.get("resources") {
         Some(n) => {
+            let before = (cx.diags.len(), cx.dropped_errors);
             let resources = resolve_resources(cx, n);
-            if resources.is_empty() {
+            // Only when nothing inside was wrong: a rejected value is reported as such.
+            if resources.is_empty() && (cx.diags.len(), cx.dropped_errors) == before {
                 cx.warn(
                     n.pos,
                     "resources sets no requests and no limits: the pods get the BestEffort QoS class, the first evicted when a node runs short of memory",

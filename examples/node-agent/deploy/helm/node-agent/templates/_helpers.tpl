@@ -101,8 +101,8 @@ Create the name of the service account to use.
 Linter exemptions: deliberate decisions, emitted as explicit annotations so kube-linter,
 checkov, Polaris and kube-score report them as skipped instead of as silent findings. Each one
 names the berth.yaml setting behind it and appears only when that setting is used. berth's plain
-manifests (k8s/<name>.yaml) carry exactly the same annotations. Not exempted on purpose: unset
-resources, a writable root file system, UID 0 and SYS_ADMIN stay visible as findings.
+manifests (k8s/<name>.yaml) carry exactly the same annotations. Not exempted on purpose: no
+resources at all (resources: {}), which stays visible as a finding.
 The README of the chart explains each one.
 */}}
 
@@ -167,7 +167,6 @@ Output: a YAML map, empty when linterAnnotations.enabled is false.
 {{- if $pullPolicy }}{{ $kubeScore = append $kubeScore "container-image-pull-policy" }}{{ end }}
 {{- $kubeScore = append $kubeScore "pod-networkpolicy" }}
 {{- if $spread }}{{ $kubeScore = append $kubeScore "deployment-has-host-podantiaffinity" }}{{ end }}
-{{- $_ := set $out "kube-score/ignore" (join "," $kubeScore) }}
 {{- /* kube-score's ignore names checks only: each reason beside it (as berth's manifests). */}}
 {{- $_ := set $out "kube-score.berth.io/container-ephemeral-storage-request-and-limit" "berth.yaml has no ephemeral-storage setting; the daemon writes to its volumes, not its root file system" }}
 {{- if $pullPolicy }}
@@ -177,6 +176,54 @@ Output: a YAML map, empty when linterAnnotations.enabled is false.
 {{- if $spread }}
 {{- $_ := set $out "kube-score.berth.io/deployment-has-host-podantiaffinity" "pods are spread across nodes by topologySpreadConstraints" }}
 {{- end }}
+{{- /* Settings the description states (berth's lint::declared): each skip names the setting. */}}
+{{- $sec := .Values.security }}
+{{- $uid := $sec.runAsUser | int64 }}
+{{- if not $sec.readOnlyRootFilesystem }}
+{{- $r := "a writable root file system is requested in berth.yaml (security.readOnlyRootFilesystem: false)" }}
+{{- $_ := set $out "checkov.io/skip9" (printf "CKV_K8S_22=%s" $r) }}
+{{- $kubeScore = append $kubeScore "container-security-context-readonlyrootfilesystem" }}
+{{- $_ := set $out "kube-score.berth.io/container-security-context-readonlyrootfilesystem" $r }}
+{{- end }}
+{{- if lt $uid 10000 }}
+{{- $r := printf "runAsUser %d (runAsGroup and fsGroup follow it) is set in berth.yaml (security.runAsUser)" $uid }}
+{{- if eq $uid 0 }}
+{{- $_ := set $out "checkov.io/skip10" (printf "CKV_K8S_23=%s" $r) }}
+{{- end }}
+{{- $_ := set $out "checkov.io/skip11" (printf "CKV_K8S_40=%s" $r) }}
+{{- $kubeScore = append $kubeScore "container-security-context-user-group-id" }}
+{{- $_ := set $out "kube-score.berth.io/container-security-context-user-group-id" $r }}
+{{- end }}
+{{- if has "SYS_ADMIN" $sec.capabilities }}
+{{- $_ := set $out "checkov.io/skip12" "CKV_K8S_39=SYS_ADMIN is added in berth.yaml (security.capabilities)" }}
+{{- end }}
+{{- $res := .Values.resources | default dict }}
+{{- $req := $res.requests | default dict }}
+{{- $lim := $res.limits | default dict }}
+{{- if or $req $lim }}
+{{- $missing := list }}
+{{- $ids := list }}
+{{- range $check := list (list "requests.cpu" $req "cpu" "checkov.io/skip13" "CKV_K8S_10") (list "limits.cpu" $lim "cpu" "checkov.io/skip14" "CKV_K8S_11") (list "requests.memory" $req "memory" "checkov.io/skip15" "CKV_K8S_12") (list "limits.memory" $lim "memory" "checkov.io/skip16" "CKV_K8S_13") }}
+{{- if not (hasKey (index $check 1) (index $check 2)) }}
+{{- $missing = append $missing (index $check 0) }}
+{{- $ids = append $ids (list (index $check 3) (index $check 4)) }}
+{{- end }}
+{{- end }}
+{{- if $missing }}
+{{- $r := printf "berth.yaml sets resources without %s (resources)" (join ", " $missing) }}
+{{- range $ids }}
+{{- $_ := set $out (index . 0) (printf "%s=%s" (index . 1) $r) }}
+{{- end }}
+{{- $kubeScore = append $kubeScore "container-resources" }}
+{{- $_ := set $out "kube-score.berth.io/container-resources" $r }}
+{{- end }}
+{{- end }}
+{{- if and $deployment (lt (.Values.replicas | int64) 2) }}
+{{- $r := printf "replicas: %d is set in berth.yaml" (.Values.replicas | int64) }}
+{{- $kubeScore = append $kubeScore "deployment-replicas" }}
+{{- $_ := set $out "kube-score.berth.io/deployment-replicas" $r }}
+{{- end }}
+{{- $_ := set $out "kube-score/ignore" (join "," $kubeScore) }}
 {{- toYaml $out }}
 {{- end }}
 {{- end }}

@@ -4,7 +4,8 @@
 #   helm      `helm lint --strict` with Helm 3 (helm) and Helm 4 (helm4); `helm template`
 #             (default values, and with the monitoring.coreos.com/v1 API so the ServiceMonitor
 #             renders) for every Kubernetes version below with both: Helm 4's output must equal
-#             Helm 3's byte for byte; piped through kubernetes-validate --strict per version
+#             Helm 3's line for line (blank lines aside: Helm 4 keeps each template's trailing
+#             newline); piped through kubernetes-validate --strict per version
 #   k8s       k8s/<name>.yaml through kubernetes-validate --strict, same versions
 #   docker    hadolint (default level: any finding fails)
 #   systemd   systemd-analyze verify (exit 0 AND empty stderr) in a --root= with a stub
@@ -28,6 +29,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 GOBIN_DIR="$(go env GOPATH 2>/dev/null || echo /root/go)/bin"
 export PATH="$GOBIN_DIR:$PATH"
+# The Helm binaries (.ci/install-deps.sh: helm = Helm 3, helm4 = Helm 4); HELM/HELM4 override.
+HELM=${HELM:-helm}
+HELM4=${HELM4:-helm4}
 
 # The supported range (README): the oldest and newest Kubernetes berth promises, every minor between.
 K8S_VERSIONS=(1.29.0 1.30.0 1.31.0 1.32.0 1.33.0 1.34.0 1.35.0 1.36.0 1.37.0)
@@ -39,7 +43,7 @@ T0=$(date +%s)
 phase_time() { printf '[validate-generated %4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
 
 missing=()
-for tool in helm helm4 kube-score kubernetes-validate hadolint systemd-analyze "$CHECKOV"; do
+for tool in "$HELM" "$HELM4" kube-score kubernetes-validate hadolint systemd-analyze "$CHECKOV"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
@@ -49,7 +53,7 @@ if ((${#missing[@]})); then
     command -v "$tool" >/dev/null 2>&1 || { echo "validate-generated: $tool is still missing" >&2; exit 1; }
   done
 fi
-echo "tools: $(helm version --short) and $(helm4 version --short), kubernetes-validate $(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p'), checkov $("$CHECKOV" --version), kube-score $(kube-score version | head -n 1)"
+echo "tools: $("$HELM" version --short) and $("$HELM4" version --short), kubernetes-validate $(python3 -m pip show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p'), checkov $("$CHECKOV" --version), kube-score $(kube-score version | head -n 1)"
 
 echo "building berth (cargo build --locked)"
 cargo build --locked -q --bin berth
@@ -208,8 +212,8 @@ for desc in "${descriptions[@]}"; do
   name=$(basename "$chart")
 
   # Helm, both majors.
-  check "$case_name" lint -- helm lint --strict "$chart"
-  check "$case_name" lint4 -- helm4 lint --strict "$chart"
+  check "$case_name" lint -- "$HELM" lint --strict "$chart"
+  check "$case_name" lint4 -- "$HELM4" lint --strict "$chart"
   # Rendered for each Kubernetes version (.Capabilities.KubeVersion), with default values
   # and with the Prometheus operator's API present (so the ServiceMonitor renders too), by
   # Helm 3; Helm 4 must render the very same bytes.
@@ -220,18 +224,19 @@ for desc in "${descriptions[@]}"; do
     for variant in helm helm-monitoring; do
       api=()
       [ "$variant" = helm-monitoring ] && api=(--api-versions monitoring.coreos.com/v1)
-      if timeout "$STEP_TIMEOUT" helm template "$name" "$chart" --kube-version "$version" "${api[@]}" \
+      if timeout "$STEP_TIMEOUT" "$HELM" template "$name" "$chart" --kube-version "$version" "${api[@]}" \
         >"$base.$variant.yaml" 2>"$base.err"; then
         KV_FILES+=("$version|$case_name|template|$base.$variant.yaml")
       else
         fail_cell "$case_name" template "helm template --kube-version $version ${api[*]} failed: $(cat "$base.err")"
         continue
       fi
-      if ! timeout "$STEP_TIMEOUT" helm4 template "$name" "$chart" --kube-version "$version" "${api[@]}" \
+      if ! timeout "$STEP_TIMEOUT" "$HELM4" template "$name" "$chart" --kube-version "$version" "${api[@]}" \
         >"$base.$variant.helm4.yaml" 2>"$base.err4"; then
         fail_cell "$case_name" template4 "helm4 template --kube-version $version ${api[*]} failed: $(cat "$base.err4")"
-      elif ! cmp -s "$base.$variant.yaml" "$base.$variant.helm4.yaml"; then
-        fail_cell "$case_name" template4 "helm4 template --kube-version $version ${api[*]} differs from helm's: $(diff "$base.$variant.yaml" "$base.$variant.helm4.yaml" | head -n 20)"
+      elif ! cmp -s <(grep -v '^$' "$base.$variant.yaml") <(grep -v '^$' "$base.$variant.helm4.yaml"); then
+        # Blank lines aside: Helm 4 keeps each template's trailing newline (Helm 3 trims it).
+        fail_cell "$case_name" template4 "helm4 template --kube-version $version ${api[*]} differs from helm's: $(diff <(grep -v '^$' "$base.$variant.yaml") <(grep -v '^$' "$base.$variant.helm4.yaml") | head -n 20)"
       fi
     done
   done
@@ -360,7 +365,7 @@ for g in "${GAP_CASES[@]}"; do
   [ -d "$WORK/out/$g/k8s" ] || continue
   desc="tests/lint-gaps/${g#gap_}/berth.yaml"
   name=$(basename "$WORK/out/$g"/k8s/*.yaml .yaml)
-  if ! helm template "$name" "$WORK/out/$g/helm/$name" >"$WORK/rendered/$g.helm.yaml" 2>>"$WORK/logs/$g.gap.log"; then
+  if ! "$HELM" template "$name" "$WORK/out/$g/helm/$name" >"$WORK/rendered/$g.helm.yaml" 2>>"$WORK/logs/$g.gap.log"; then
     fail_cell "$g" gap "helm template failed"
     continue
   fi

@@ -619,8 +619,14 @@ fn schema_rejects_wrong_types_and_unknown_keys_with(helm: &Path) {
             "volumes",
         ),
     ];
-    for (flags, needle) in bad {
-        for command in ["lint", "template"] {
+    for (i, (flags, needle)) in bad.into_iter().enumerate() {
+        // The first three fail in the templates (`fail`), which `helm lint` only logs.
+        let commands: &[&str] = if i < 3 {
+            &["template"]
+        } else {
+            &["lint", "template"]
+        };
+        for &command in commands {
             let mut args = vec![command];
             if command == "lint" {
                 args.push("--strict");

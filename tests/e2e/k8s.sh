@@ -23,6 +23,7 @@
 #
 # Environment:
 #   K8S_VERSION        the control plane's version (default v1.37.2)
+#   HELM, HELM4        the Helm 3 and Helm 4 binaries (default: helm and helm4 on PATH)
 #   BERTH_K8S_BIN      prebuilt binaries (default /var/cache/berth-e2e/k8s/bin-$K8S_VERSION, see build.sh)
 #   BERTH_E2E_KEEP=1   leave the cluster running (prints how to reach and delete it)
 # Prints PASS/FAIL per assertion, per-phase timings, and `N passed, N failed`; exits 1 on a
@@ -78,8 +79,9 @@ bash tests/e2e/k8s/build.sh
 e2e_log "build.sh: $(($(now_ms) - t)) ms"
 GOBIN_DIR=$(go env GOPATH 2>/dev/null || echo /root/go)/bin
 export PATH="$BIN:$GOBIN_DIR:$PATH"
-HELM=$(command -v helm) || e2e_die "helm not found (bash .ci/install-deps.sh installs it)"
-HELM4=$(command -v helm4) || e2e_die "helm4 not found (bash .ci/install-deps.sh installs it)"
+# Helm 3 and Helm 4 (.ci/install-deps.sh installs them as helm and helm4; HELM/HELM4 override).
+HELM=${HELM:-$(command -v helm)} || e2e_die "helm not found (bash .ci/install-deps.sh installs it)"
+HELM4=${HELM4:-$(command -v helm4)} || e2e_die "helm4 not found (bash .ci/install-deps.sh installs it)"
 KUBECTL=$BIN/kubectl
 
 phase "berth (cargo build)"
@@ -122,6 +124,10 @@ spec:
   resourceRef:
     apiGroup: v1
     kind: Pod
+  # Weight 1 against the default stages' 0: a scheduled test pod skips pod-ready and completes
+  # at once (with both matching, kwok's pod-ready sometimes ran twice and set four pod IPs,
+  # which the API server rejects).
+  weight: 1
   selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'
@@ -129,6 +135,7 @@ spec:
     - key: '.status.phase'
       operator: 'In'
       values:
+      - 'Pending'
       - 'Running'
     - key: '.metadata.annotations."helm.sh/hook"'
       operator: 'In'
@@ -137,6 +144,7 @@ spec:
   next:
     statusTemplate: |
       {{ $now := Now }}
+      startTime: {{ $now | Quote }}
       containerStatuses:
       {{ range $index, $item := .spec.containers }}
       - image: {{ $item.image | Quote }}
@@ -162,7 +170,10 @@ if ! timeout 300 "$BIN/kwokctl" -c "$WORK/kwok.yaml" --name "$CLUSTER" create cl
   e2e_die "kwokctl create cluster failed"
 fi
 "$KUBECTL" config use-context "$CTX" >/dev/null
-timeout 60 "$BIN/kwokctl" --name "$CLUSTER" scale node --replicas 3 >>"$WORK/kwokctl.log" 2>&1 ||
+# Fake nodes with the resources a real node reports, ephemeral storage included (kwok's default
+# node has none, so the helm test pod's ephemeral-storage request would never schedule).
+timeout 60 "$BIN/kwokctl" --name "$CLUSTER" scale node --replicas 3 \
+  --param '.allocatable["ephemeral-storage"]="100Gi"' >>"$WORK/kwokctl.log" 2>&1 ||
   e2e_die "kwokctl scale node failed"
 if timeout 90 "$KUBECTL" wait --for=condition=Ready node --all --timeout=80s >/dev/null &&
   [ "$("$KUBECTL" get nodes --no-headers | wc -l)" -eq 3 ]; then
@@ -211,12 +222,12 @@ done
 # Every kind the charts can create, namespaced; what is left after uninstall must be empty.
 KINDS=deployments.apps,daemonsets.apps,replicasets.apps,controllerrevisions.apps,pods,services,endpoints,endpointslices.discovery.k8s.io,configmaps,serviceaccounts,poddisruptionbudgets.policy,secrets
 
-# helm_cycle LABEL HELM_BIN NS: install both examples, upgrade (a new tag rolls out), rollback,
+# helm_cycle LABEL HELM_BIN NS OPERATION: install both examples, upgrade (a new tag rolls out), rollback,
 # `helm test`, uninstall (nothing left) with one Helm binary in its own namespace. Helm 4
 # installs with server-side apply (its default) and its kstatus-based --wait; Helm 3 with a
 # three-way client-side merge and its legacy --wait. Both must give the same result.
 helm_cycle() {
-  local label=$1 helm_bin=$2 NS=$3 t
+  local label=$1 helm_bin=$2 NS=$3 want_op=$4 t
   H() { timeout 300 "$helm_bin" --kube-context "$CTX" -n "$NS" "$@"; }
   phase "$label: helm install / upgrade / rollback / test / uninstall of both examples"
   t=$(now_ms)
@@ -244,12 +255,13 @@ helm_cycle() {
   # Who owns the fields: Helm 4 applies server-side (managedFields operation Apply), Helm 3
   # client-side (Update).
   local ops
-  ops=$(kc -n "$NS" get deployment echo-daemon -o json | jq -r '[.metadata.managedFields[] | select(.manager | test("helm")) | .operation] | unique | join(",")')
+  ops=$(kc -n "$NS" get deployment echo-daemon -o json --show-managed-fields |
+    jq -r '[.metadata.managedFields[]? | select(.manager | test("helm")) | .operation] | unique | join(",")' || true)
   e2e_log "$label: field manager operations of helm on the Deployment: ${ops:-none}"
-  if [ "$ops" = "$4" ]; then
+  if [ "$ops" = "$want_op" ]; then
     pass "$label applies as expected: helm's managedFields operation $ops"
   else
-    fail "$label managedFields operation" "want $4, got ${ops:-none}"
+    fail "$label managedFields operation" "want $want_op, got ${ops:-none}"
   fi
 
   t=$(now_ms)

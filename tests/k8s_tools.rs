@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use berth::render::k8s;
-use berth::spec::{Spec, WorkloadKind};
+use berth::spec::Spec;
 
 /// One rendered description.
 struct Case {

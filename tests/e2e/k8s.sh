@@ -128,6 +128,10 @@ spec:
   # at once (with both matching, kwok's pod-ready sometimes ran twice and set four pod IPs,
   # which the API server rejects).
   weight: 1
+  # Completed after 3 s, not at once: Helm 4's kstatus watcher must see the pod before it is
+  # Succeeded (and deleted by the hook-succeeded policy), or it waits for it until the timeout.
+  delay:
+    durationMilliseconds: 3000
   selector:
     matchExpressions:
     - key: '.metadata.deletionTimestamp'

@@ -4,17 +4,19 @@
 # wrapper module that replaces the staging modules with their published versions), etcd 3.5
 # (wrapper module around go.etcd.io/etcd/server/v3) and kwok/kwokctl (sigs.k8s.io/kwok).
 #
-# Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin). Go caches live under
+# Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin-$K8S_VERSION: one directory per
+# control-plane version, so versions are built side by side and never replace each other's
+# binaries). Go caches live under
 # /var/cache/berth-e2e/go so a second run is fast. A binary is skipped when its stamp file
 # records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings)
 set -euo pipefail
 
-K8S_VERSION=${K8S_VERSION:-v1.32.13}
+K8S_VERSION=${K8S_VERSION:-v1.37.2}   # a build argument; the newest supported (README)
 ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 
 CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
-BIN=${BERTH_K8S_BIN:-$CACHE/k8s/bin}
+BIN=${BERTH_K8S_BIN:-$CACHE/k8s/bin-$K8S_VERSION}
 WORK=$CACHE/k8s/build
 export GOMODCACHE=${GOMODCACHE_OVERRIDE:-$CACHE/go/mod}
 export GOCACHE=${GOCACHE_OVERRIDE:-$CACHE/go/build}

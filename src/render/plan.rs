@@ -1590,6 +1590,8 @@ mod tests {
                 }
             }
         }
-        assert!(helpers.contains(&format!("lt (.Values.security.runAsUser | int64) {HIGH_UID}")));
+        assert!(helpers.contains(&format!(
+            "lt (.Values.security.runAsUser | int64) {HIGH_UID}"
+        )));
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod cluster;
 pub mod commands;
+pub mod image;
 pub mod output;
 pub mod render;
 pub mod spec;

@@ -39,4 +39,7 @@ bash tests/e2e/systemd.sh
 phase "Kubernetes end-to-end"
 bash tests/e2e/k8s.sh
 
+phase "multi-arch end-to-end (berth build, registry, qemu, CI workflow)"
+bash tests/e2e/multiarch.sh
+
 phase "all suites passed"

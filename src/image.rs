@@ -392,18 +392,24 @@ impl Layer {
     }
 }
 
-/// A ustar header. Paths longer than 100 bytes use the 155-byte prefix field.
+/// A ustar header. A path longer than 100 bytes is split at a `/` into the 155-byte prefix
+/// field and the name (a directory's trailing `/` is dropped then). berth's own paths
+/// (`/usr/local/bin/` + a Cargo name of at most 64 bytes, the CA bundle) always fit.
 fn tar_header(path: &str, mode: u32, size: u64, dir: bool) -> [u8; 512] {
     let mut h = [0u8; 512];
+    let path = if dir && path.len() > 100 {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
     let (prefix, name) = if path.len() <= 100 {
         ("", path)
     } else {
-        // Split at a `/` so that the name part fits in 100 bytes.
-        let cut = path[..path.len().min(156)]
-            .rfind('/')
-            .filter(|&i| path.len() - i - 1 <= 100)
-            .unwrap_or(0);
-        (&path[..cut], &path[cut + 1..])
+        path.char_indices()
+            .filter(|&(i, c)| c == '/' && i <= 155 && (1..=100).contains(&(path.len() - i - 1)))
+            .map(|(i, _)| (&path[..i], &path[i + 1..]))
+            .next()
+            .unwrap_or(("", path))
     };
     let put = |h: &mut [u8; 512], at: usize, len: usize, bytes: &[u8]| {
         let n = bytes.len().min(len);
@@ -753,11 +759,15 @@ mod tests {
 
     #[test]
     fn long_paths_use_the_prefix_field() {
-        let dir = "d".repeat(120);
+        let dir = format!("{}/{}", "d".repeat(60), "e".repeat(60));
         let mut layer = Layer::new();
         layer.file(&format!("{dir}/file"), 0o644, b"x".to_vec());
         let entries = untar(&layer.into_tar());
-        assert_eq!(entries.last().unwrap().0, format!("{dir}/file"));
+        let paths: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(
+            paths,
+            [format!("{}/", "d".repeat(60)), dir.clone(), format!("{dir}/file")]
+        );
     }
 
     #[test]

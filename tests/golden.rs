@@ -229,3 +229,17 @@ fn fixtures_cover_every_option_of_the_format() {
     any("a command", &|s| !s.command.is_empty());
     any("args", &|s| !s.args.is_empty());
 }
+
+/// The CI workflow (`--only ci`, not part of the default targets) of a few fixtures: one
+/// platform, two platforms, an image pinned by digest only.
+#[test]
+fn ci_workflow() {
+    for case in ["minimal-deployment", "daemonset-node-agent", "digest-only"] {
+        let path = format!("tests/fixtures/{case}/berth.yaml");
+        let loaded = berth::spec::load(Path::new(&path)).unwrap_or_else(|d| panic!("{path}: {d}"));
+        let files = render::render(&loaded.spec, &[Target::Ci]).expect("render");
+        assert_eq!(files.len(), 1, "{case}: one workflow");
+        assert!(files.iter().all(|(path, f)| f.target == Target::Ci && path.starts_with("ci/")));
+        insta::assert_snapshot!(format!("ci@{case}"), combined(&[], &files));
+    }
+}

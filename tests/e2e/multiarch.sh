@@ -322,7 +322,7 @@ run_platform() {
     return 0
   }
   "$DOCKER" tag "$IMAGE" "$tag"
-  IMAGES+=("$tag")
+  IMAGES+=("$tag" "$IMAGE")
   check "$platform: the pulled image is $platform" \
     test "$("$DOCKER" image inspect -f '{{.Os}}/{{.Architecture}}' "$tag")" = "$platform"
   local cfgdir=$WORK/echo-config

@@ -28,7 +28,7 @@ if [ ! -f "$ROOTFS/.berth-complete" ]; then
       grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources /dev/null | awk '{print $2}'
       grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /dev/null |
         sed -E 's/\[[^]]*\]//' | awk '{print $2}'
-    } | grep -E '/debian/?$' | head -n 1
+    } | grep -E '/debian/?$' | head -n 1 || true
   )
   mirror=${mirror:-http://deb.debian.org/debian}
   e2e_log "debootstrap --foreign --arch=arm64 $SUITE ($mirror)"

@@ -368,7 +368,12 @@ impl Layer {
     pub fn file(&mut self, path: &str, mode: u32, contents: Vec<u8>) {
         let path = path.trim_start_matches('/');
         let mut parent = String::new();
-        for part in path.split('/').collect::<Vec<_>>().split_last().map_or(&[][..], |(_, p)| p) {
+        for part in path
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |(_, p)| p)
+        {
             parent.push_str(part);
             parent.push('/');
             self.entries.entry(parent.clone()).or_insert((0o755, None));
@@ -650,13 +655,7 @@ pub fn write_image(
     }
     let layer_blob = layout.write_blob(&layer)?;
     total += layer_blob.size;
-    let config = image_config_json(
-        &base.config,
-        image,
-        platform,
-        &layer_blob.digest(),
-        created,
-    );
+    let config = image_config_json(&base.config, image, platform, &layer_blob.digest(), created);
     let config_blob = layout.write_blob(&to_json(&config))?;
     total += config_blob.size;
     let mut layers = base.layers.clone();
@@ -707,7 +706,13 @@ mod tests {
             let sum: u32 = h
                 .iter()
                 .enumerate()
-                .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) })
+                .map(|(i, &b)| {
+                    if (148..156).contains(&i) {
+                        32
+                    } else {
+                        u32::from(b)
+                    }
+                })
                 .sum();
             assert_eq!(u32::from_str_radix(&field(148, 154), 8).unwrap(), sum);
             let prefix = field(345, 500);
@@ -754,7 +759,15 @@ mod tests {
         assert_eq!(entries[0].2, b'5');
         assert_eq!(entries[3].1, 0o644);
         assert_eq!(entries[3].3.len(), 700);
-        assert_eq!(entries[7], ("usr/local/bin/echo-daemon".into(), 0o755, b'0', b"binary".to_vec()));
+        assert_eq!(
+            entries[7],
+            (
+                "usr/local/bin/echo-daemon".into(),
+                0o755,
+                b'0',
+                b"binary".to_vec()
+            )
+        );
     }
 
     #[test]
@@ -766,7 +779,11 @@ mod tests {
         let paths: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(
             paths,
-            [format!("{}/", "d".repeat(60)), dir.clone(), format!("{dir}/file")]
+            [
+                format!("{}/", "d".repeat(60)),
+                dir.clone(),
+                format!("{dir}/file")
+            ]
         );
     }
 
@@ -805,10 +822,7 @@ mod tests {
         assert_eq!(cfg["StopSignal"], "SIGTERM");
         assert_eq!(cfg["Labels"]["base"], "yes");
         assert_eq!(cfg["Labels"]["io.berth.stop-timeout"], "30");
-        assert_eq!(
-            cfg["ExposedPorts"],
-            json!({"8080/tcp": {}, "9090/tcp": {}})
-        );
+        assert_eq!(cfg["ExposedPorts"], json!({"8080/tcp": {}, "9090/tcp": {}}));
         let env: Vec<&str> = cfg["Env"]
             .as_array()
             .unwrap()
@@ -834,7 +848,13 @@ mod tests {
         // No args: the base's CMD is dropped (ENTRYPOINT resets it).
         let mut spec = spec;
         spec.args.clear();
-        let c = image_config_json(&base, &image_config(&spec), Platform::LinuxArm64, "sha256:bb", "x");
+        let c = image_config_json(
+            &base,
+            &image_config(&spec),
+            Platform::LinuxArm64,
+            "sha256:bb",
+            "x",
+        );
         assert!(c["config"].get("Cmd").is_none());
     }
 
@@ -847,7 +867,11 @@ mod tests {
         let mut built = Vec::new();
         for platform in Platform::ALL {
             let mut layer = Layer::new();
-            layer.file("usr/local/bin/echo-daemon", 0o755, platform.arch().as_bytes().to_vec());
+            layer.file(
+                "usr/local/bin/echo-daemon",
+                0o755,
+                platform.arch().as_bytes().to_vec(),
+            );
             let b = write_image(
                 &layout,
                 None,
@@ -862,7 +886,11 @@ mod tests {
         }
         let descriptors: Vec<Value> = built.iter().map(BuiltImage::descriptor).collect();
         let first = layout.write_index(&descriptors).unwrap();
-        assert_eq!(layout.write_index(&descriptors).unwrap(), first, "deterministic");
+        assert_eq!(
+            layout.write_index(&descriptors).unwrap(),
+            first,
+            "deterministic"
+        );
 
         let reopened = OciLayout::open(dir.path()).unwrap();
         for platform in Platform::ALL {
@@ -885,7 +913,10 @@ mod tests {
             "x",
         )
         .unwrap_err();
-        assert!(err.to_string().contains("is linux/amd64, not linux/arm64"), "{err}");
+        assert!(
+            err.to_string().contains("is linux/amd64, not linux/arm64"),
+            "{err}"
+        );
         // A corrupted blob is detected.
         let hex = &built[0].config.hex;
         std::fs::write(dir.path().join("blobs/sha256").join(hex), b"{}").unwrap();

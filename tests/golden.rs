@@ -239,7 +239,11 @@ fn ci_workflow() {
         let loaded = berth::spec::load(Path::new(&path)).unwrap_or_else(|d| panic!("{path}: {d}"));
         let files = render::render(&loaded.spec, &[Target::Ci]).expect("render");
         assert_eq!(files.len(), 1, "{case}: one workflow");
-        assert!(files.iter().all(|(path, f)| f.target == Target::Ci && path.starts_with("ci/")));
+        assert!(
+            files
+                .iter()
+                .all(|(path, f)| f.target == Target::Ci && path.starts_with("ci/"))
+        );
         insta::assert_snapshot!(format!("ci@{case}"), combined(&[], &files));
     }
 }

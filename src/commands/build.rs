@@ -27,8 +27,8 @@ use std::time::Instant;
 
 use super::{CommandError, CommandResult};
 use crate::image::{self, BaseImage, Layer, OciLayout};
-use crate::render::docker::{CA_BUNDLE_PATH, image_config};
 use crate::render::ci::CRANE_VERSION;
+use crate::render::docker::{CA_BUNDLE_PATH, image_config};
 use crate::spec::{BaseImage as Base, Platform, Spec};
 
 /// Options of `berth build`.
@@ -143,7 +143,12 @@ pub fn run(options: &BuildOptions) -> CommandResult {
         let base_dir = tempfile::Builder::new()
             .prefix(".berth-base-")
             .tempdir_in(&output)
-            .map_err(|e| runtime(format!("cannot create a directory in {}: {e}", output.display())))?;
+            .map_err(|e| {
+                runtime(format!(
+                    "cannot create a directory in {}: {e}",
+                    output.display()
+                ))
+            })?;
         let (base, base_layout) = if scratch {
             (BaseImage::scratch(platform), None)
         } else {
@@ -160,7 +165,8 @@ pub fn run(options: &BuildOptions) -> CommandResult {
                 ],
                 &format!("pulling the base image {runtime_image} for {platform}"),
             )?;
-            let base_layout = OciLayout::open(base_dir.path()).map_err(|e| runtime(e.to_string()))?;
+            let base_layout =
+                OciLayout::open(base_dir.path()).map_err(|e| runtime(e.to_string()))?;
             let base = base_layout.image_for(platform).map_err(|_| {
                 runtime(format!(
                     "the base image {runtime_image} has no image for {platform}; build.platforms needs a base image for every platform"
@@ -317,7 +323,10 @@ fn compile(spec: &Spec, platform: Platform, dir: &Path) -> Result<PathBuf, Comma
         .wait()
         .map_err(|e| runtime(format!("`{shown}` failed: {e}")))?;
     if !status.success() {
-        return Err(runtime(format!("`{shown}` failed ({status}) in {}", dir.display())));
+        return Err(runtime(format!(
+            "`{shown}` failed ({status}) in {}",
+            dir.display()
+        )));
     }
     executable.ok_or_else(|| runtime(format!("`{shown}` reported no binary {}", spec.build.bin)))
 }
@@ -354,16 +363,13 @@ fn find_crane() -> Result<PathBuf, CommandError> {
     if let Some(home) = std::env::var_os("HOME") {
         candidates.push(PathBuf::from(home).join("go/bin/crane"));
     }
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            runtime(format!(
-                "crane is needed to pull the base image and push: install it with \
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        runtime(format!(
+            "crane is needed to pull the base image and push: install it with \
                  `go install github.com/google/go-containerregistry/cmd/crane@{CRANE_VERSION}` \
                  (or set BERTH_CRANE)"
-            ))
-        })
+        ))
+    })
 }
 
 fn crane_run(crane: &Path, args: &[OsString], what: &str) -> CommandResult {
@@ -442,7 +448,10 @@ mod tests {
         );
         let err = select_platforms(&spec, &["linux/arm64".into()]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().contains("not in build.platforms (linux/amd64)"));
+        assert!(
+            err.to_string()
+                .contains("not in build.platforms (linux/amd64)")
+        );
         spec.build.platforms = vec![Platform::LinuxAmd64, Platform::LinuxArm64];
         assert_eq!(
             select_platforms(&spec, &["linux/arm64".into(), "linux/arm64".into()]).unwrap(),

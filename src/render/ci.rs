@@ -152,7 +152,10 @@ mod tests {
         assert!(w.contains("  CHART_VERSION: \"0.1.0\"\n"));
         assert!(w.contains("key: cargo-test-${{ runner.os }}-${{ hashFiles('**/Cargo.lock') }}\n"));
         assert!(w.contains("    working-directory: .\n"));
-        assert!(!w.contains("{%") && !w.contains("{{ '"), "template syntax leaked:\n{w}");
+        assert!(
+            !w.contains("{%") && !w.contains("{{ '"),
+            "template syntax leaked:\n{w}"
+        );
     }
 
     #[test]
@@ -183,6 +186,8 @@ mod tests {
     fn pinned_tool_versions_match_the_install_script() {
         let script = include_str!("../../.ci/install-deps.sh");
         assert!(script.contains(&format!("HELM_VERSION=${{HELM_VERSION:-{HELM_VERSION}}}")));
-        assert!(script.contains(&format!("CRANE_VERSION=${{CRANE_VERSION:-{CRANE_VERSION}}}")));
+        assert!(script.contains(&format!(
+            "CRANE_VERSION=${{CRANE_VERSION:-{CRANE_VERSION}}}"
+        )));
     }
 }

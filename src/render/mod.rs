@@ -72,7 +72,10 @@ impl FromStr for Target {
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = Target::ALL.iter().map(|t| t.as_str()).collect();
-                format!("unknown target '{s}' (expected one of: {})", names.join(", "))
+                format!(
+                    "unknown target '{s}' (expected one of: {})",
+                    names.join(", ")
+                )
             })
     }
 }

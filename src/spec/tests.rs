@@ -253,7 +253,10 @@ fn platforms_keep_their_order_and_suggest_spellings() {
         "{MINIMAL}build:\n  platforms: [linux/arm64, linux/amd64]\n"
     ))
     .spec;
-    assert_eq!(s.build.platforms, vec![Platform::LinuxArm64, Platform::LinuxAmd64]);
+    assert_eq!(
+        s.build.platforms,
+        vec![Platform::LinuxArm64, Platform::LinuxAmd64]
+    );
     let err = load_str(
         &format!("{MINIMAL}build:\n  platforms: [linux/aarch64, linux/amd46]\n"),
         "berth.yaml",
@@ -263,5 +266,8 @@ fn platforms_keep_their_order_and_suggest_spellings() {
     .to_string();
     assert!(err.contains("write linux/arm64"), "{err}");
     assert!(err.contains("did you mean 'linux/amd64'?"), "{err}");
-    assert!(err.contains("platforms among linux/amd64, linux/arm64"), "{err}");
+    assert!(
+        err.contains("platforms among linux/amd64, linux/arm64"),
+        "{err}"
+    );
 }

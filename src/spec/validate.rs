@@ -1875,7 +1875,14 @@ fn resolve_build(cx: &mut Cx<'_>, node: Option<&Node>, name: Option<&str>) -> Bu
         cx.fields(
             n,
             "build",
-            &["package", "bin", "rustVersion", "base", "features", "platforms"],
+            &[
+                "package",
+                "bin",
+                "rustVersion",
+                "base",
+                "features",
+                "platforms",
+            ],
         )
     });
     let cargo_expected = "a Cargo name: letters, digits, '-' and '_', starting with a letter";
@@ -2003,7 +2010,9 @@ fn resolve_platforms(cx: &mut Cx<'_>, node: &Node, out: &mut Vec<Platform>) {
                 let hint = match v.as_str() {
                     "linux/arm64/v8" | "linux/aarch64" => Some("write linux/arm64".to_owned()),
                     "linux/x86_64" | "linux/x86-64" => Some("write linux/amd64".to_owned()),
-                    _ => cx.suggest(&v, &known).map(|s| format!("did you mean '{s}'?")),
+                    _ => cx
+                        .suggest(&v, &known)
+                        .map(|s| format!("did you mean '{s}'?")),
                 };
                 cx.err(
                     item.pos,

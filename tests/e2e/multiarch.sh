@@ -91,6 +91,8 @@ python3 -c 'import yaml' 2>/dev/null || e2e_die "python3 yaml module missing (pi
 e2e_log "building berth"
 cargo build --locked -q --bin berth
 BERTH=$REPO/target/debug/berth
+# The workflow's steps call `berth` from PATH (its install step puts it there in CI).
+export PATH="$REPO/target/debug:$PATH"
 
 # -- 1. the workflow ---------------------------------------------------------------------------
 grep -q '^  platforms: \[linux/amd64, linux/arm64\]$' "$ECHO_DIR/berth.yaml" ||
@@ -112,7 +114,9 @@ fi
 while IFS= read -r kv; do export "${kv?}"; done < <(python3 "$WORKFLOW_PY" "$WF" env)
 WF_IMAGE=$IMAGE
 WF_CHART_REPO=$CHART_REPO
-RAN_STEPS=()
+# "job|step" of every step run (a file: run_step also runs in $(...) subshells).
+RAN_STEPS=$WORK/ran-steps
+: >"$RAN_STEPS"
 
 # run_step JOB STEP [VAR=value...]: the step's `run:` script, in the description's directory,
 # with the step's own env (matrix/secrets expressions replaced by the given values).
@@ -121,7 +125,7 @@ run_step() {
   shift 2
   script=$(python3 "$WORKFLOW_PY" "$WF" run "$job" "$step") || return 1
   log=$WORK/step-${job}-$(echo "$step" | tr -c 'a-zA-Z0-9' '_').log
-  RAN_STEPS+=("$job|$step")
+  printf '%s|%s\n' "$job" "$step" >>"$RAN_STEPS"
   set +e
   (
     cd "$REPO/$ECHO_DIR"
@@ -145,7 +149,8 @@ mkdir -p "$WORK/registry"
 crane registry serve --address 127.0.0.1:0 --disk "$WORK/registry" >"$WORK/registry.log" 2>&1 &
 REGISTRY_PID=$!
 registry_port() { sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$WORK/registry.log" | head -n 1; }
-wait_until 30 0.2 test -n "$(registry_port)" || e2e_die "crane registry serve did not start: $(cat "$WORK/registry.log")"
+registry_listening() { [ -n "$(registry_port)" ]; }
+wait_until 30 0.2 registry_listening || e2e_die "crane registry serve did not start: $(cat "$WORK/registry.log")"
 REG=127.0.0.1:$(registry_port)
 wait_until 30 0.2 curl -sf "http://$REG/v2/" || e2e_die "registry $REG does not answer /v2/"
 pass "registry: crane registry serve on $REG"
@@ -224,10 +229,14 @@ check "publish: helm push to $CHART_REPO" run_step publish "Push the chart"
 [ "$WF_IMAGE" = "ghcr.io/acme/echo-daemon:0.1.0" ] && [ "$WF_CHART_REPO" = "oci://ghcr.io/acme/charts" ] ||
   fail "workflow: IMAGE and CHART_REPO from berth.yaml's image" "$WF_IMAGE $WF_CHART_REPO"
 
+# The test job's command is the first thing tests/run.sh runs.
+check "workflow: cargo test step is what tests/run.sh runs" \
+  grep -qx 'cargo test --workspace --locked' <(python3 "$WORKFLOW_PY" "$WF" run test "cargo test")
+grep -qx 'cargo test --workspace --locked' tests/run.sh && echo "test|cargo test" >>"$RAN_STEPS"
 # Every `run:` step of the workflow ran here, or is a runner set-up step with its stand-in.
 while IFS=$'\t' read -r job step; do
   key="$job|$step"
-  if printf '%s\n' "${RAN_STEPS[@]}" | grep -qxF "$key"; then
+  if grep -qxF "$key" "$RAN_STEPS"; then
     continue
   elif [ -n "${SETUP_STEPS[$key]:-}" ]; then
     printf '  set-up step %-45s here: %s\n' "'$step'" "${SETUP_STEPS[$key]}"
@@ -235,9 +244,6 @@ while IFS=$'\t' read -r job step; do
     fail "workflow: step '$step' of job $job is run by this suite" "neither run nor a set-up step"
   fi
 done < <(python3 "$WORKFLOW_PY" "$WF" steps)
-check "workflow: cargo test step is what tests/run.sh runs" \
-  grep -qx 'cargo test --workspace --locked' <(python3 "$WORKFLOW_PY" "$WF" run test "cargo test")
-RAN_STEPS+=("test|cargo test")
 
 # -- 5. the index ------------------------------------------------------------------------------
 index=$(crane manifest "$IMAGE")
@@ -251,7 +257,7 @@ fi
 for platform in "${PLATFORMS[@]}"; do
   manifest=$(crane manifest --platform "$platform" "$IMAGE")
   config=$(crane config --platform "$platform" "$IMAGE")
-  size=$(jq '[.layers[].size] | add + .config.size' <<<"$manifest")
+  size=$(jq '([.layers[].size] | add) + .config.size' <<<"$manifest")
   own=$(jq '.layers[-1].size' <<<"$manifest")
   check "index: $platform manifest's config says $(jq -r '"\(.os)/\(.architecture)"' <<<"$config")" \
     test "$(jq -r '"\(.os)/\(.architecture)"' <<<"$config")" = "$platform"

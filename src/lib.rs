@@ -12,8 +12,10 @@
 
 pub mod cluster;
 pub mod commands;
+pub mod error;
 pub mod image;
 pub mod output;
 pub mod render;
 pub mod spec;
+pub mod util;
 pub mod yaml;

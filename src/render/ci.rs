@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::plan::paths;
 use super::{FileSet, RenderError, Target, assets, helm, template};
 use crate::spec::{Platform, Spec};
 
@@ -20,16 +21,11 @@ pub const BERTH_GIT: &str = "https://github.com/berth-rs/berth";
 /// The architecture of the runners the workflow compiles on: other platforms cross-compile.
 pub const RUNNER_PLATFORM: Platform = Platform::LinuxAmd64;
 
-/// Path of the workflow in the output directory.
-pub fn workflow_path(spec: &Spec) -> String {
-    format!("ci/{}.yml", spec.name)
-}
-
 /// Renders the `ci` files of `spec` into `out`.
 pub fn render(spec: &Spec, out: &mut FileSet) -> Result<(), RenderError> {
     let context = Context::new(spec);
     let text = template::render(&assets::TEMPLATES, "ci/github-workflow.yml.j2", &context)?;
-    out.insert(Target::Ci, workflow_path(spec), text)?;
+    out.insert(Target::Ci, paths::workflow(spec), text)?;
     Ok(())
 }
 
@@ -130,7 +126,7 @@ mod tests {
         let mut files = FileSet::new();
         render(spec, &mut files).unwrap();
         assert_eq!(files.len(), 1);
-        files.get(&workflow_path(spec)).unwrap().contents.clone()
+        files.get(&paths::workflow(spec)).unwrap().contents.clone()
     }
 
     #[test]

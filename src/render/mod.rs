@@ -9,6 +9,7 @@ pub mod ci;
 pub mod docker;
 pub mod helm;
 pub mod k8s;
+pub mod plan;
 pub mod systemd;
 mod template;
 

@@ -2,7 +2,7 @@
 //! as one insta snapshot per case (`tests/snapshots/golden__generated@<case>__berth.yaml.snap`) holding
 //! every generated file under a `==== path ====` header, so a reviewer reads one file per case.
 //!
-//! Update after an intended change: `INSTA_UPDATE=always cargo test --test golden` (or
+//! Update after an intended change: `INSTA_UPDATE=always cargo test --test tests golden::` (or
 //! `cargo insta test --accept`), then review the diff of `tests/snapshots/`.
 
 use std::path::Path;
@@ -28,6 +28,7 @@ fn combined(warnings: &[String], files: &FileSet) -> String {
 
 #[test]
 fn generated() {
+    let _names = crate::support::snapshot_names_without_module();
     insta::glob!("fixtures/*/berth.yaml", |path| {
         // Load by the path relative to the package root (the test's working directory), so
         // diagnostics and anything derived from the path are the same on every machine.
@@ -66,7 +67,7 @@ fn generated() {
         );
 
         let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-        insta::assert_snapshot!(combined(&warnings, &files));
+        insta::assert_snapshot!("golden__generated", combined(&warnings, &files));
     });
 }
 

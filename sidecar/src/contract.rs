@@ -54,6 +54,15 @@ pub const ENV_METRICS: &str = "BERTH_METRICS";
 /// ```
 pub const ENV_LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
 
+/// Path of a file the log lines are appended to, in addition to standard error (optional).
+/// A Windows service has no console, so the generated Windows scripts set it to
+/// `%ProgramData%\<name>\logs\<name>.log`; `logging::init` creates the directory.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_LOG_FILE, "BERTH_LOG_FILE");
+/// ```
+pub const ENV_LOG_FILE: &str = "BERTH_LOG_FILE";
+
 /// Default of [`ENV_ADMIN_ADDR`].
 ///
 /// ```

@@ -204,6 +204,12 @@ fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) 
         view.show(&options.file)
     );
     for target in options.targets() {
+        if target == Target::Windows
+            && let Some(reason) = render::windows::skip_reason(spec)
+        {
+            text.push_str(&format!("  {:<8}skipped: {reason}\n", target.as_str()));
+            continue;
+        }
         let entries: Vec<_> = prepared
             .plan
             .entries()
@@ -400,6 +406,16 @@ fn next_steps(
                 steps.push(format!(
                     "sudo systemctl daemon-reload && sudo systemctl enable --now {unit_name}"
                 ));
+            }
+            Target::Windows => {
+                if let Some((install, _)) = find(target, "/install.cmd") {
+                    steps.push(format!(
+                        "on Windows (elevated cmd.exe), with {}.exe built for x86_64-pc-windows-gnu (berth-sidecar feature windows): {} PATH\\TO\\{}.exe",
+                        spec.build.bin,
+                        at(&install).replace('/', "\\"),
+                        spec.build.bin
+                    ));
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod helm;
 pub mod k8s;
 pub mod systemd;
 mod template;
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -28,11 +29,19 @@ pub enum Target {
     K8s,
     /// `systemd/<name>.service` and `systemd/<name>.env`.
     Systemd,
+    /// `windows/`: install, upgrade and uninstall scripts for a Windows service, a README.
+    Windows,
 }
 
 impl Target {
     /// Every target, in output order.
-    pub const ALL: [Target; 4] = [Target::Docker, Target::Helm, Target::K8s, Target::Systemd];
+    pub const ALL: [Target; 5] = [
+        Target::Docker,
+        Target::Helm,
+        Target::K8s,
+        Target::Systemd,
+        Target::Windows,
+    ];
 
     /// The name used on the command line and as the output sub-directory.
     pub fn as_str(self) -> &'static str {
@@ -41,6 +50,7 @@ impl Target {
             Target::Helm => "helm",
             Target::K8s => "k8s",
             Target::Systemd => "systemd",
+            Target::Windows => "windows",
         }
     }
 }
@@ -58,7 +68,7 @@ impl FromStr for Target {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown target '{s}' (expected one of: docker, helm, k8s, systemd)")
+                format!("unknown target '{s}' (expected one of: docker, helm, k8s, systemd, windows)")
             })
     }
 }
@@ -164,6 +174,7 @@ pub fn render(spec: &Spec, targets: &[Target]) -> Result<FileSet, RenderError> {
             Target::Helm => helm::render(spec, &mut files)?,
             Target::K8s => k8s::render(spec, &mut files)?,
             Target::Systemd => systemd::render(spec, &mut files)?,
+            Target::Windows => windows::render(spec, &mut files)?,
         }
     }
     Ok(files)

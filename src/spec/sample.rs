@@ -117,5 +117,6 @@ pub fn sample(workload: WorkloadKind) -> Spec {
             restart: RestartPolicy::OnFailure,
             watchdog: Duration::from_secs(30),
         },
+        windows: Windows::defaults("echo-daemon"),
     }
 }

@@ -87,6 +87,15 @@ pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(5);
 /// assert_eq!(berth_sidecar::contract::DEFAULT_DRAIN_TIMEOUT, std::time::Duration::from_secs(20));
 /// ```
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+/// The margin every target adds to the drain budget so logs and telemetry flush before the
+/// process is killed: the stop budget is pre-stop delay + drain timeout + this
+/// (`terminationGracePeriodSeconds`, `TimeoutStopSec`, `docker stop -t`, a Windows service's
+/// preshutdown timeout and its stop wait hints).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::STOP_MARGIN, std::time::Duration::from_secs(5));
+/// ```
+pub const STOP_MARGIN: Duration = Duration::from_secs(5);
 /// Default of [`ENV_METRICS`].
 ///
 /// ```

@@ -82,8 +82,10 @@ mod sidecar;
 mod signals;
 #[cfg(feature = "runtime")]
 mod state;
-#[cfg(feature = "systemd")]
+#[cfg(all(feature = "systemd", unix))]
 pub mod systemd;
+#[cfg(all(feature = "windows", windows))]
+pub mod windows;
 
 #[cfg(feature = "runtime")]
 pub use crate::{

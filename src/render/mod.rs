@@ -68,7 +68,9 @@ impl FromStr for Target {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown target '{s}' (expected one of: docker, helm, k8s, systemd, windows)")
+                format!(
+                    "unknown target '{s}' (expected one of: docker, helm, k8s, systemd, windows)"
+                )
             })
     }
 }

@@ -320,7 +320,10 @@ mod tests {
         assert_eq!(argv_quote(""), "\"\"");
         assert_eq!(argv_quote("a b"), "\"a b\"");
         assert_eq!(argv_quote("say \"hi\""), r#""say \"hi\"""#);
-        assert_eq!(argv_quote(r"C:\dir with space\"), r#""C:\dir with space\\""#);
+        assert_eq!(
+            argv_quote(r"C:\dir with space\"),
+            r#""C:\dir with space\\""#
+        );
     }
 
     #[test]

@@ -162,7 +162,8 @@ pub struct Shutdown {
 }
 
 /// Margin added to the drain budget so logs and telemetry flush before SIGKILL.
-pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+pub const STOP_MARGIN: Duration =
+    Duration::from_secs(berth_sidecar::contract::STOP_MARGIN.as_secs());
 
 impl Shutdown {
     /// The one stop budget used by every target: `preStopDelay + drainTimeout + 5s`.

@@ -2044,7 +2044,14 @@ fn resolve_windows(
         cx.fields(
             n,
             "windows",
-            &["enabled", "displayName", "startType", "account", "installDir", "recovery"],
+            &[
+                "enabled",
+                "displayName",
+                "startType",
+                "account",
+                "installDir",
+                "recovery",
+            ],
         )
     }) else {
         return out;
@@ -2126,7 +2133,9 @@ fn resolve_windows(
             };
             let ok = rest.is_some_and(|r| {
                 r.starts_with('\\')
-                    && !r.chars().any(|c| cmd_unsafe(c) || matches!(c, '/' | '<' | '>' | '|' | '*' | '?'))
+                    && !r
+                        .chars()
+                        .any(|c| cmd_unsafe(c) || matches!(c, '/' | '<' | '>' | '|' | '*' | '?'))
                     && !r.ends_with('\\')
                     && !r.split('\\').any(|part| part == "..")
             });
@@ -2142,15 +2151,23 @@ fn resolve_windows(
             }
         }
     }
-    if let Some(r) = f
-        .get("recovery")
-        .and_then(|n| cx.fields(n, "windows.recovery", &["restartDelay", "resetPeriod", "onNonCrashFailures"]))
-    {
+    if let Some(r) = f.get("recovery").and_then(|n| {
+        cx.fields(
+            n,
+            "windows.recovery",
+            &["restartDelay", "resetPeriod", "onNonCrashFailures"],
+        )
+    }) {
         if let Some(n) = r.get("restartDelay")
             && let Some(d) = cx.duration(n, "windows.recovery.restartDelay")
         {
             if d.std().as_millis() > u128::from(u32::MAX) {
-                cx.err(n.pos, format!("windows.recovery.restartDelay: {d} is too long"), "at most 49 days (a 32-bit count of milliseconds)", None);
+                cx.err(
+                    n.pos,
+                    format!("windows.recovery.restartDelay: {d} is too long"),
+                    "at most 49 days (a 32-bit count of milliseconds)",
+                    None,
+                );
             } else {
                 out.recovery.restart_delay = d;
             }
@@ -2159,7 +2176,12 @@ fn resolve_windows(
             && let Some(d) = cx.duration(n, "windows.recovery.resetPeriod")
         {
             if d.as_secs_ceil() > u64::from(u32::MAX) {
-                cx.err(n.pos, format!("windows.recovery.resetPeriod: {d} is too long"), "a duration that fits a 32-bit count of seconds", None);
+                cx.err(
+                    n.pos,
+                    format!("windows.recovery.resetPeriod: {d} is too long"),
+                    "a duration that fits a 32-bit count of seconds",
+                    None,
+                );
             } else {
                 out.recovery.reset_period = d;
             }

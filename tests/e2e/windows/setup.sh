@@ -3,7 +3,8 @@
 #   - apt: rustc-web, cargo-web, rust-web-src, rust-web-clippy (Debian's 1.96 toolchain, which
 #     can build std for Windows from source), gcc-mingw-w64-x86-64 (linker), wine64 8.0;
 #   - $WIN_CACHE/support/: bcryptprimitives.dll (wine 8.0 lacks ProcessPrng, see
-#     processprng.c) and keepalive.exe (wine stops its services when no program runs);
+#     processprng.c), keepalive.exe (wine stops its services when no program runs) and
+#     svcctl.exe (sends PARAMCHANGE and other controls: wine's sc.exe has no `sc control`);
 #   - $WIN_CACHE/prefix-template/: a wine prefix made by `wineboot -i` with the DLL in
 #     system32; each suite run copies it, so every run starts from a clean registry.
 #
@@ -40,6 +41,12 @@ if [ ! -s "$SUPPORT/keepalive.exe" ] || [ "$HERE/keepalive.c" -nt "$SUPPORT/keep
   log "building keepalive.exe"
   x86_64-w64-mingw32-gcc -O2 -o "$SUPPORT/keepalive.exe.tmp" "$HERE/keepalive.c"
   mv "$SUPPORT/keepalive.exe.tmp" "$SUPPORT/keepalive.exe"
+fi
+
+if [ ! -s "$SUPPORT/svcctl.exe" ] || [ "$HERE/svcctl.c" -nt "$SUPPORT/svcctl.exe" ]; then
+  log "building svcctl.exe"
+  x86_64-w64-mingw32-gcc -O2 -o "$SUPPORT/svcctl.exe.tmp" "$HERE/svcctl.c" -ladvapi32
+  mv "$SUPPORT/svcctl.exe.tmp" "$SUPPORT/svcctl.exe"
 fi
 
 TEMPLATE=$WIN_CACHE/prefix-template

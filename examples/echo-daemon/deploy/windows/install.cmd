@@ -19,36 +19,50 @@ if not errorlevel 1 goto :exists
 
 rem Files: the program, its configuration, and the data and log directories.
 echo install: copying "%EXE%" to "%INSTALL_DIR%"
-if not exist "%INSTALL_DIR%" mkdir "%INSTALL_DIR%" || goto :fail
-copy /y "%EXE%" "%INSTALL_DIR%\echo-daemon.exe" >nul || goto :fail
-for %%D in (config data logs) do (
-  if not exist "%DATA_ROOT%\%%D" mkdir "%DATA_ROOT%\%%D" || goto :fail
-)
-copy /y "%~dp0config\echo.toml" "%DATA_ROOT%\config\echo.toml" >nul || goto :fail
+rem Built-in commands are checked by their result, external ones by ERRORLEVEL on the next
+rem line: not every cmd.exe sets the status of built-ins, or evaluates `||` after the command.
+if not exist "%INSTALL_DIR%" mkdir "%INSTALL_DIR%"
+if exist "%INSTALL_DIR%\echo-daemon.exe" del /f /q "%INSTALL_DIR%\echo-daemon.exe"
+copy /y "%EXE%" "%INSTALL_DIR%\echo-daemon.exe" >nul
+if not exist "%INSTALL_DIR%\echo-daemon.exe" goto :fail
+for %%D in (config data logs) do if not exist "%DATA_ROOT%\%%D" mkdir "%DATA_ROOT%\%%D"
+for %%D in (config data logs) do if not exist "%DATA_ROOT%\%%D" goto :fail
+if exist "%DATA_ROOT%\config\echo.toml" del /f /q "%DATA_ROOT%\config\echo.toml"
+copy /y "%~dp0config\echo.toml" "%DATA_ROOT%\config\echo.toml" >nul
+if not exist "%DATA_ROOT%\config\echo.toml" goto :fail
 
 rem The service: automatic start, account virtual.
 echo install: creating the service %NAME%
-sc create "%NAME%" binPath= "\"%INSTALL_DIR%\echo-daemon.exe\"" start= auto obj= "NT SERVICE\echo-daemon" DisplayName= "echo-daemon" || goto :fail
-sc description "%NAME%" "HTTP echo service, the berth example Deployment" || goto :fail
+sc create "%NAME%" binPath= "\"%INSTALL_DIR%\echo-daemon.exe\"" start= auto obj= "NT SERVICE\echo-daemon" DisplayName= "echo-daemon"
+if errorlevel 1 goto :fail
+sc description "%NAME%" "HTTP echo service, the berth example Deployment"
+if errorlevel 1 goto :fail
 rem Recovery: restart after 5s (three times), failure count reset after 24h0m0s.
-sc failure "%NAME%" reset= 86400 actions= restart/5000/restart/5000/restart/5000 || goto :fail
+sc failure "%NAME%" reset= 86400 actions= restart/5000/restart/5000/restart/5000
+if errorlevel 1 goto :fail
 rem Recovery also on a non-zero exit, e.g. 124 after a forced drain: yes.
 sc failureflag "%NAME%" 1 >nul 2>&1
 if errorlevel 1 echo install: WARNING: sc failureflag is not supported here; recovery applies to crashes only 1>&2
 
 rem The berth runtime contract and the daemon's environment (the service's Environment value).
-reg add "%KEY%" /v Environment /t REG_MULTI_SZ /s "|" /d "BERTH_ADMIN_ADDR=0.0.0.0:9090|BERTH_PRE_STOP_DELAY=5s|BERTH_DRAIN_TIMEOUT=20s|BERTH_CONFIG_FILE=%DATA_ROOT%\config\echo.toml|BERTH_METRICS=true|BERTH_LOG_FILE=%DATA_ROOT%\logs\echo-daemon.log|RUST_LOG=info" /f >nul || goto :fail
+reg add "%KEY%" /v Environment /t REG_MULTI_SZ /s "|" /d "BERTH_ADMIN_ADDR=0.0.0.0:9090|BERTH_PRE_STOP_DELAY=5s|BERTH_DRAIN_TIMEOUT=20s|BERTH_CONFIG_FILE=%DATA_ROOT%\config\echo.toml|BERTH_METRICS=true|BERTH_LOG_FILE=%DATA_ROOT%\logs\echo-daemon.log|RUST_LOG=info" /f >nul
+if errorlevel 1 goto :fail
 rem Stop budget: preStopDelay 5s + drainTimeout 20s + 5s = 30s, the
 rem preshutdown timeout, so the machine's shutdown waits for the drain.
-reg add "%KEY%" /v PreshutdownTimeout /t REG_DWORD /d 30000 /f >nul || goto :fail
+reg add "%KEY%" /v PreshutdownTimeout /t REG_DWORD /d 30000 /f >nul
+if errorlevel 1 goto :fail
 
 rem Directory permissions: the service account reads its configuration, writes data and logs.
-icacls "%DATA_ROOT%\config" /grant "NT SERVICE\echo-daemon:(OI)(CI)RX" >nul || goto :fail
-icacls "%DATA_ROOT%\data" /grant "NT SERVICE\echo-daemon:(OI)(CI)M" >nul || goto :fail
-icacls "%DATA_ROOT%\logs" /grant "NT SERVICE\echo-daemon:(OI)(CI)M" >nul || goto :fail
+icacls "%DATA_ROOT%\config" /grant "NT SERVICE\echo-daemon:(OI)(CI)RX" >nul
+if errorlevel 1 goto :fail
+icacls "%DATA_ROOT%\data" /grant "NT SERVICE\echo-daemon:(OI)(CI)M" >nul
+if errorlevel 1 goto :fail
+icacls "%DATA_ROOT%\logs" /grant "NT SERVICE\echo-daemon:(OI)(CI)M" >nul
+if errorlevel 1 goto :fail
 
 echo install: starting %NAME%
-sc start "%NAME%" >nul || goto :fail
+sc start "%NAME%" >nul
+if errorlevel 1 goto :fail
 echo install: %NAME% installed and started; logs in "%DATA_ROOT%\logs", admin port 9090
 exit /b 0
 

@@ -34,7 +34,8 @@ goto :wait_stopped
 
 :delete
 echo uninstall: deleting the service %NAME%
-sc delete "%NAME%" >nul || goto :fail
+sc delete "%NAME%" >nul
+if errorlevel 1 goto :fail
 set /a WAITED=0
 :wait_deleted
 sc query "%NAME%" >nul 2>&1

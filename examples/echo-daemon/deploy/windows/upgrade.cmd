@@ -14,8 +14,14 @@ if not exist "%EXE%" (
 )
 rem The new build is staged first: uninstalling removes the program directory.
 set "STAGED=%TEMP%\echo-daemon-upgrade-echo-daemon.exe"
-copy /y "%EXE%" "%STAGED%" >nul || exit /b 1
-call "%~dp0uninstall.cmd" || exit /b 1
+if exist "%STAGED%" del /f /q "%STAGED%"
+copy /y "%EXE%" "%STAGED%" >nul
+if not exist "%STAGED%" (
+  echo upgrade: cannot stage the new build in "%TEMP%" 1>&2
+  exit /b 1
+)
+call "%~dp0uninstall.cmd"
+if errorlevel 1 exit /b 1
 call "%~dp0install.cmd" "%STAGED%"
 set "RC=%ERRORLEVEL%"
 del /q "%STAGED%" >nul 2>&1

@@ -1,10 +1,11 @@
 /* svcctl NAME CONTROL: sends a service control code, for the suite.
- * svcctl NAME watch MS: prints one line per change of the service's status, "T_MS STATE
- * CHECKPOINT WAIT_HINT WIN32_EXIT SERVICE_EXIT" (T_MS since the start, STATE as sc.exe
- * names it), polling every 20 ms, until the state is STOPPED (exit 0) or MS pass (exit 2):
- * one wine process instead of a wine start-up per `sc query`. wine 8.0's sc.exe has no
+ * svcctl NAME watch MS UNTIL: prints one line per change of the service's status, "T_MS
+ * STATE CHECKPOINT WAIT_HINT WIN32_EXIT SERVICE_EXIT" (T_MS since the start, STATE as
+ * sc.exe names it), polling every 20 ms, until the state is UNTIL (RUNNING, or STOPPED after
+ * another state was seen: exit 0) or MS pass (exit 2): one wine process instead of a wine
+ * start-up per `sc query`. wine 8.0's sc.exe has no
  * `sc control` (nor `sc config`, `sc qc`, `sc failureflag`), so PARAMCHANGE, PRESHUTDOWN and
- * SHUTDOWN are sent with ControlService here. CONTROL is paramchange, stop, preshutdown,
+ * SHUTDOWN (the latter two only when the SCM allows it) are sent with ControlService here. CONTROL is paramchange, stop, preshutdown,
  * shutdown or interrogate. Prints the state the service reports back; exit 0 when accepted,
  * otherwise the Win32 error code (1 when the arguments are wrong). */
 #include <windows.h>
@@ -26,8 +27,9 @@ static const char *state_name(DWORD state)
     }
 }
 
-static int watch(const char *name, DWORD timeout_ms)
+static int watch(const char *name, DWORD timeout_ms, DWORD until)
 {
+    int moved = 0;
     SC_HANDLE manager, service;
     SERVICE_STATUS status, last;
     DWORD start = GetTickCount(), now;
@@ -57,7 +59,8 @@ static int watch(const char *name, DWORD timeout_ms)
             last = status;
             first = 0;
         }
-        if (status.dwCurrentState == SERVICE_STOPPED) break;
+        if (status.dwCurrentState != SERVICE_STOPPED) moved = 1;
+        if (status.dwCurrentState == until && (until != SERVICE_STOPPED || moved)) break;
         if (now > timeout_ms) return 2;
         Sleep(20);
     }
@@ -81,11 +84,12 @@ int main(int argc, char **argv)
     unsigned i;
     int found = 0;
 
-    if (argc == 4 && !_stricmp(argv[2], "watch"))
-        return watch(argv[1], (DWORD)atol(argv[3]));
+    if (argc == 5 && !_stricmp(argv[2], "watch"))
+        return watch(argv[1], (DWORD)atol(argv[3]),
+                     _stricmp(argv[4], "RUNNING") ? SERVICE_STOPPED : SERVICE_RUNNING);
     if (argc != 3) {
         fprintf(stderr, "usage: svcctl NAME paramchange|stop|preshutdown|shutdown|interrogate\n"
-                        "       svcctl NAME watch TIMEOUT_MS\n");
+                        "       svcctl NAME watch TIMEOUT_MS RUNNING|STOPPED\n");
         return 1;
     }
     for (i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {

@@ -235,7 +235,9 @@ fn fixtures_cover_every_option_of_the_format() {
     any("args", &|s| !s.args.is_empty());
     any("a daemon skipped on Windows", &|s| !s.windows.enabled);
     for start in [StartType::Automatic, StartType::Delayed, StartType::Manual] {
-        any(start.as_str(), &|s| s.windows.enabled && s.windows.start_type == start);
+        any(start.as_str(), &|s| {
+            s.windows.enabled && s.windows.start_type == start
+        });
     }
     for account in [
         ServiceAccount::Virtual,
@@ -245,7 +247,13 @@ fn fixtures_cover_every_option_of_the_format() {
     ] {
         any(account.as_str(), &|s| s.windows.account == account);
     }
-    any("a custom installDir", &|s| !s.windows.install_dir.starts_with('%'));
-    any("no restart actions", &|s| s.windows.recovery.restart_delay.is_zero());
-    any("recovery only on crashes", &|s| !s.windows.recovery.on_non_crash_failures);
+    any("a custom installDir", &|s| {
+        !s.windows.install_dir.starts_with('%')
+    });
+    any("no restart actions", &|s| {
+        s.windows.recovery.restart_delay.is_zero()
+    });
+    any("recovery only on crashes", &|s| {
+        !s.windows.recovery.on_non_crash_failures
+    });
 }

@@ -330,8 +330,9 @@ mod tests {
     fn batch_escape_doubles_percent_and_carets_operators_outside_quotes() {
         assert_eq!(batch_escape("100% & more", true), "100%% & more");
         assert_eq!(batch_escape("a&b", false), "a^&b");
-        // An embedded quote closes cmd's quoting: what follows needs carets.
-        assert_eq!(batch_escape(r#"x "y" a|b"#, true), r#"x "y" a^|b"#);
+        // An embedded quote closes cmd's quoting: what follows needs carets, until the next.
+        assert_eq!(batch_escape(r#"x "y a|b"#, true), r#"x "y a^|b"#);
+        assert_eq!(batch_escape(r#"x "y" a|b"#, true), r#"x "y" a|b"#);
     }
 
     #[test]

@@ -61,6 +61,9 @@ cleanup() {
     WINEPREFIX=$PREFIX timeout 30 "$WINE_DIR/wineserver" -k 2>/dev/null || true
   fi
   if ((rc != 0)) || ((E2E_FAILED > 0)); then
+    # Keep what explains a failure (the service's log, the status watches), not the prefix.
+    cp "$PREFIX/drive_c/ProgramData/$NAME/logs/$NAME.log" "$WORK/" 2>/dev/null || true
+    rm -rf "$PREFIX"
     e2e_log "work directory kept for inspection: $WORK"
   else
     rm -rf "$WORK"
@@ -98,7 +101,17 @@ grep -q "port: $ADMIN_PORT" "$DESC/berth.yaml" && grep -q "ECHO_STARTUP_DELAY" "
 
 # --- 3. a fresh prefix with wine's server kept alive ---------------------------------------------
 t=$(now_ms)
-cp -a "$WIN_CACHE/prefix-template" "$PREFIX"
+# A copy of the template, except C:\windows\system32 (630 of its 690 MB: wine's DLLs and
+# programs, which nothing rewrites): hard links to the template's files.
+TEMPLATE=$WIN_CACHE/prefix-template
+mkdir -p "$PREFIX/drive_c/windows"
+cp -a "$TEMPLATE"/*.reg "$TEMPLATE/dosdevices" "$PREFIX/"
+for d in "$TEMPLATE/drive_c"/*; do
+  [ "${d##*/}" = windows ] || cp -a "$d" "$PREFIX/drive_c/"
+done
+for d in "$TEMPLATE/drive_c/windows"/*; do
+  if [ "${d##*/}" = system32 ]; then cp -al "$d" "$PREFIX/drive_c/windows/"; else cp -a "$d" "$PREFIX/drive_c/windows/"; fi
+done
 win_env "$PREFIX"
 C=$PREFIX/drive_c
 mkdir -p "$C/berth"

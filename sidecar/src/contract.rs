@@ -53,6 +53,14 @@ pub const ENV_METRICS: &str = "BERTH_METRICS";
 /// assert_eq!(berth_sidecar::contract::ENV_LOG_FORMAT, "BERTH_LOG_FORMAT");
 /// ```
 pub const ENV_LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
+/// Longest time a client may take to send a request's headers to the application port,
+/// from their first byte (`0` turns the limit off). Read by the runtime only: the generator
+/// leaves it unset, so the default holds unless a deployment overrides it.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_HEADER_READ_TIMEOUT, "BERTH_HEADER_READ_TIMEOUT");
+/// ```
+pub const ENV_HEADER_READ_TIMEOUT: &str = "BERTH_HEADER_READ_TIMEOUT";
 
 /// Path of a file the log lines are appended to, in addition to standard error (optional).
 /// A Windows service has no console, so the generated Windows scripts set it to
@@ -96,6 +104,12 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// assert_eq!(berth_sidecar::contract::STOP_MARGIN, std::time::Duration::from_secs(5));
 /// ```
 pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+/// Default of [`ENV_HEADER_READ_TIMEOUT`].
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::DEFAULT_HEADER_READ_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`ENV_METRICS`].
 ///
 /// ```
@@ -384,6 +398,9 @@ pub struct Settings {
     pub config_file: Option<String>,
     /// Whether `/metrics` is served ([`ENV_METRICS`]).
     pub metrics: bool,
+    /// Request header read timeout of the application port ([`ENV_HEADER_READ_TIMEOUT`]);
+    /// zero: no limit.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -400,6 +417,7 @@ impl Default for Settings {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             config_file: None,
             metrics: DEFAULT_METRICS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -449,6 +467,9 @@ impl Settings {
         }
         if let Some(v) = get(ENV_DRAIN_TIMEOUT) {
             s.drain_timeout = duration(ENV_DRAIN_TIMEOUT, v)?;
+        }
+        if let Some(v) = get(ENV_HEADER_READ_TIMEOUT) {
+            s.header_read_timeout = duration(ENV_HEADER_READ_TIMEOUT, v)?;
         }
         if let Some(v) = get(ENV_CONFIG_FILE) {
             s.config_file = Some(v);
@@ -564,6 +585,7 @@ mod tests {
             (ENV_DRAIN_TIMEOUT, "1m30s"),
             (ENV_CONFIG_FILE, "/etc/app.yaml"),
             (ENV_METRICS, "false"),
+            (ENV_HEADER_READ_TIMEOUT, "3s"),
         ]))
         .unwrap();
         assert_eq!(s.admin_addr, "127.0.0.1:0");
@@ -571,6 +593,7 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(90));
         assert_eq!(s.config_file.as_deref(), Some("/etc/app.yaml"));
         assert!(!s.metrics);
+        assert_eq!(s.header_read_timeout, Duration::from_secs(3));
     }
 
     #[test]
@@ -582,6 +605,7 @@ mod tests {
             (ENV_PRE_STOP_DELAY, "5"),
             (ENV_DRAIN_TIMEOUT, "-1s"),
             (ENV_METRICS, "sometimes"),
+            (ENV_HEADER_READ_TIMEOUT, "10"),
         ] {
             let err = Settings::from_lookup(lookup(&[(var, value)])).unwrap_err();
             assert_eq!(err.variable(), var);

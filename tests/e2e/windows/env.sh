@@ -22,8 +22,9 @@ WINE_DIR=/usr/lib/wine
 win_cargo() {
   local sub=$1
   shift
-  RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
-    CLIPPY_DRIVER=/usr/bin/clippy-driver \
+  # /usr/bin first: `cargo clippy` runs the cargo-clippy found on PATH, and rustup's proxy in
+  # ~/.cargo/bin would pick rustup's toolchain.
+  PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
     CARGO_TARGET_DIR="$WIN_TARGET_DIR" \
     /usr/bin/cargo "$sub" -Zbuild-std=std,panic_abort --target "$WIN_TARGET" "$@"

@@ -355,11 +355,11 @@ fn next_steps(
                 ));
             }
             Target::Windows => {
-                if let Some((install, _)) = find(target, "/install.cmd") {
+                if render::windows::skip_reason(spec).is_none() {
                     steps.push(format!(
                         "on Windows (elevated cmd.exe), with {}.exe built for x86_64-pc-windows-gnu (berth-sidecar feature windows): {} PATH\\TO\\{}.exe",
                         spec.build.bin,
-                        at(&install).replace('/', "\\"),
+                        at(render::windows::INSTALL_SCRIPT).replace('/', "\\"),
                         spec.build.bin
                     ));
                 }
@@ -469,6 +469,7 @@ mod tests {
                 "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/echo-daemon/echo-daemon.env",
                 "sudo install -D -m 0644 examples/echo/config/echo.toml /etc/echo-daemon/echo.toml",
                 "sudo systemctl daemon-reload && sudo systemctl enable --now echo-daemon",
+                "on Windows (elevated cmd.exe), with echo-daemon.exe built for x86_64-pc-windows-gnu (berth-sidecar feature windows): examples\\echo\\deploy\\windows\\install.cmd PATH\\TO\\echo-daemon.exe",
             ]
         );
         let only_helm = next_steps(

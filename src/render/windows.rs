@@ -29,6 +29,9 @@ use crate::spec::model::{EnvSource, ServiceAccount};
 /// The downward-API field that has a Windows equivalent (the computer name).
 const NODE_NAME_FIELD: &str = "spec.nodeName";
 
+/// The install script, relative to the output directory.
+pub const INSTALL_SCRIPT: &str = "windows/install.cmd";
+
 /// Why the `windows` target renders nothing for `spec`, if it does not.
 pub fn skip_reason(spec: &Spec) -> Option<String> {
     if spec.windows.enabled {

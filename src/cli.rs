@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// berth: one description (berth.yaml) in; Dockerfile, Helm chart, Kubernetes manifests and
-/// systemd unit out, all agreeing with the berth-sidecar runtime inside the daemon.
+/// systemd unit and Windows service scripts out, all agreeing with the berth-sidecar runtime inside the daemon.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None, propagate_version = true)]
 #[command(
@@ -89,7 +89,7 @@ pub struct GenerateArgs {
     /// Output directory (default: deploy/ beside the description).
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     pub out: Option<PathBuf>,
-    /// Only these targets (comma-separated: docker,helm,k8s,systemd,ci; default: all but ci).
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd,windows,ci; default: all but ci).
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub only: Vec<berth::render::Target>,
     /// Overwrite files that were edited by hand since berth wrote them.
@@ -105,7 +105,7 @@ pub struct DiffArgs {
     /// Output directory to compare with (default: deploy/ beside the description).
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     pub out: Option<PathBuf>,
-    /// Only these targets (comma-separated: docker,helm,k8s,systemd,ci; default: all but ci).
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd,windows,ci; default: all but ci).
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub only: Vec<berth::render::Target>,
 }

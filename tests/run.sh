@@ -39,6 +39,9 @@ bash tests/e2e/systemd.sh
 phase "Kubernetes end-to-end"
 bash tests/e2e/k8s.sh
 
+phase "Windows end-to-end (installs its own toolchain and wine: tests/e2e/windows/setup.sh)"
+bash tests/e2e/windows.sh
+
 phase "multi-arch end-to-end (berth build, registry, qemu, CI workflow)"
 bash tests/e2e/multiarch.sh
 

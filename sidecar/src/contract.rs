@@ -62,6 +62,15 @@ pub const ENV_LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
 /// ```
 pub const ENV_HEADER_READ_TIMEOUT: &str = "BERTH_HEADER_READ_TIMEOUT";
 
+/// Path of a file the log lines are appended to, in addition to standard error (optional).
+/// A Windows service has no console, so the generated Windows scripts set it to
+/// `%ProgramData%\<name>\logs\<name>.log`; `logging::init` creates the directory.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_LOG_FILE, "BERTH_LOG_FILE");
+/// ```
+pub const ENV_LOG_FILE: &str = "BERTH_LOG_FILE";
+
 /// Default of [`ENV_ADMIN_ADDR`].
 ///
 /// ```
@@ -86,6 +95,15 @@ pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(5);
 /// assert_eq!(berth_sidecar::contract::DEFAULT_DRAIN_TIMEOUT, std::time::Duration::from_secs(20));
 /// ```
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+/// The margin every target adds to the drain budget so logs and telemetry flush before the
+/// process is killed: the stop budget is pre-stop delay + drain timeout + this
+/// (`terminationGracePeriodSeconds`, `TimeoutStopSec`, `docker stop -t`, a Windows service's
+/// preshutdown timeout and its stop wait hints).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::STOP_MARGIN, std::time::Duration::from_secs(5));
+/// ```
+pub const STOP_MARGIN: Duration = Duration::from_secs(5);
 /// Default of [`ENV_HEADER_READ_TIMEOUT`].
 ///
 /// ```

@@ -180,6 +180,12 @@ fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) 
         view.show(&options.file)
     );
     for target in options.targets() {
+        if target == Target::Windows
+            && let Some(reason) = render::windows::skip_reason(spec)
+        {
+            text.push_str(&format!("  {:<8}skipped: {reason}\n", target.as_str()));
+            continue;
+        }
         let entries: Vec<_> = prepared
             .plan
             .entries()
@@ -360,6 +366,16 @@ fn next_steps(
                     at(&paths::workflow(spec))
                 ));
             }
+            Target::Windows => {
+                if render::windows::skip_reason(spec).is_none() {
+                    steps.push(format!(
+                        "on Windows (elevated cmd.exe), with {}.exe built for x86_64-pc-windows-gnu (berth-sidecar feature windows): {} PATH\\TO\\{}.exe",
+                        spec.build.bin,
+                        at(render::windows::INSTALL_SCRIPT).replace('/', "\\"),
+                        spec.build.bin
+                    ));
+                }
+            }
         }
     }
     steps
@@ -465,6 +481,7 @@ mod tests {
                 "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/echo-daemon/echo-daemon.env",
                 "sudo install -D -m 0644 examples/echo/config/echo.toml /etc/echo-daemon/echo.toml",
                 "sudo systemctl daemon-reload && sudo systemctl enable --now echo-daemon",
+                "on Windows (elevated cmd.exe), with echo-daemon.exe built for x86_64-pc-windows-gnu (berth-sidecar feature windows): examples\\echo\\deploy\\windows\\install.cmd PATH\\TO\\echo-daemon.exe",
             ]
         );
         let only_helm = next_steps(

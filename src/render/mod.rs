@@ -12,6 +12,7 @@ pub mod k8s;
 pub mod plan;
 pub mod systemd;
 mod template;
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,22 +31,31 @@ pub enum Target {
     K8s,
     /// `systemd/<name>.service` and `systemd/<name>.env`.
     Systemd,
+    /// `windows/`: install, upgrade and uninstall scripts for a Windows service, a README.
+    Windows,
     /// `ci/<name>.yml`: a GitHub Actions workflow. Only with `--only ci`.
     Ci,
 }
 
 impl Target {
     /// Every target, in output order.
-    pub const ALL: [Target; 5] = [
+    pub const ALL: [Target; 6] = [
         Target::Docker,
         Target::Helm,
         Target::K8s,
         Target::Systemd,
+        Target::Windows,
         Target::Ci,
     ];
 
     /// The targets `berth generate` writes when `--only` does not name any: all but `ci`.
-    pub const DEFAULT: [Target; 4] = [Target::Docker, Target::Helm, Target::K8s, Target::Systemd];
+    pub const DEFAULT: [Target; 5] = [
+        Target::Docker,
+        Target::Helm,
+        Target::K8s,
+        Target::Systemd,
+        Target::Windows,
+    ];
 
     /// The name used on the command line and as the output sub-directory.
     pub fn as_str(self) -> &'static str {
@@ -54,6 +64,7 @@ impl Target {
             Target::Helm => "helm",
             Target::K8s => "k8s",
             Target::Systemd => "systemd",
+            Target::Windows => "windows",
             Target::Ci => "ci",
         }
     }
@@ -182,6 +193,7 @@ pub fn render(spec: &Spec, targets: &[Target]) -> Result<FileSet, RenderError> {
             Target::Helm => helm::render(spec, &mut files)?,
             Target::K8s => k8s::render(spec, &mut files)?,
             Target::Systemd => systemd::render(spec, &mut files)?,
+            Target::Windows => windows::render(spec, &mut files)?,
             Target::Ci => ci::render(spec, &mut files)?,
         }
     }

@@ -57,6 +57,8 @@ pub struct Spec {
     pub build: Build,
     /// The systemd unit.
     pub systemd: Systemd,
+    /// The Windows service.
+    pub windows: Windows,
 }
 
 /// `workload:` — the Kubernetes controller that runs the pods.
@@ -160,7 +162,8 @@ pub struct Shutdown {
 }
 
 /// Margin added to the drain budget so logs and telemetry flush before SIGKILL.
-pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+pub const STOP_MARGIN: Duration =
+    Duration::from_secs(berth_sidecar::contract::STOP_MARGIN.as_secs());
 
 impl Shutdown {
     /// The one stop budget used by every target: `preStopDelay + drainTimeout + 5s`.
@@ -557,6 +560,140 @@ impl RestartPolicy {
             RestartPolicy::OnFailure => "on-failure",
             RestartPolicy::No => "no",
         }
+    }
+}
+
+/// `windows:` — the Windows service the `windows` target installs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Windows {
+    /// Whether the `windows` target is generated. Defaults to true unless the daemon needs the
+    /// Linux host ([`Windows::linux_only_reason`]); `true` for such a daemon is an error.
+    pub enabled: bool,
+    /// The name the Services console shows (default: `name`).
+    pub display_name: String,
+    /// When the service starts.
+    pub start_type: StartType,
+    /// The account the service runs as.
+    pub account: ServiceAccount,
+    /// Where the `.exe` is installed, a Windows path (default `%ProgramFiles%\<name>`).
+    pub install_dir: String,
+    /// What the Service Control Manager does when the service fails.
+    pub recovery: Recovery,
+}
+
+/// `windows.startType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartType {
+    /// Starts at boot (`sc create start= auto`, the default).
+    Automatic,
+    /// Starts shortly after boot (`start= delayed-auto`).
+    Delayed,
+    /// Starts only when asked (`start= demand`).
+    Manual,
+}
+
+impl StartType {
+    /// The value as written in `berth.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartType::Automatic => "automatic",
+            StartType::Delayed => "delayed",
+            StartType::Manual => "manual",
+        }
+    }
+    /// The `sc.exe` spelling (`start= ...`).
+    pub fn sc_value(self) -> &'static str {
+        match self {
+            StartType::Automatic => "auto",
+            StartType::Delayed => "delayed-auto",
+            StartType::Manual => "demand",
+        }
+    }
+}
+
+/// `windows.account`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ServiceAccount {
+    /// The virtual account `NT SERVICE\<name>` (the default): no password, its own SID, no
+    /// rights beyond what the scripts grant it.
+    #[serde(rename = "virtual")]
+    Virtual,
+    /// `NT AUTHORITY\LocalService`: shared, minimal rights, anonymous on the network.
+    LocalService,
+    /// `NT AUTHORITY\NetworkService`: shared, minimal rights, the machine's identity on the network.
+    NetworkService,
+    /// `LocalSystem`: full control of the machine (`berth validate` warns).
+    LocalSystem,
+}
+
+impl ServiceAccount {
+    /// The value as written in `berth.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceAccount::Virtual => "virtual",
+            ServiceAccount::LocalService => "LocalService",
+            ServiceAccount::NetworkService => "NetworkService",
+            ServiceAccount::LocalSystem => "LocalSystem",
+        }
+    }
+
+    /// The account name `sc create obj=` and `icacls /grant` take for the service `name`.
+    pub fn object_name(self, name: &str) -> String {
+        match self {
+            ServiceAccount::Virtual => format!("NT SERVICE\\{name}"),
+            ServiceAccount::LocalService => "NT AUTHORITY\\LocalService".to_owned(),
+            ServiceAccount::NetworkService => "NT AUTHORITY\\NetworkService".to_owned(),
+            ServiceAccount::LocalSystem => "LocalSystem".to_owned(),
+        }
+    }
+}
+
+/// `windows.recovery` — failure actions of the Service Control Manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recovery {
+    /// Restart the service this long after a failure (default 5s); zero: no restart.
+    pub restart_delay: Duration,
+    /// The failure count resets after this long without a failure (default 24h).
+    pub reset_period: Duration,
+    /// Apply the actions also when the service stops with a non-zero exit code, e.g. 124
+    /// after a forced drain (default true; `sc failureflag`).
+    pub on_non_crash_failures: bool,
+}
+
+impl Windows {
+    /// The defaults for the daemon `name`: enabled, automatic start, the virtual account,
+    /// `%ProgramFiles%\\<name>`, restart after 5s, reset after 24h, also on non-zero exits.
+    pub fn defaults(name: &str) -> Windows {
+        Windows {
+            enabled: true,
+            display_name: name.to_owned(),
+            start_type: StartType::Automatic,
+            account: ServiceAccount::Virtual,
+            install_dir: format!("%ProgramFiles%\\{name}"),
+            recovery: Recovery {
+                restart_delay: Duration::from_secs(5),
+                reset_period: Duration::from_secs(24 * 3600),
+                on_non_crash_failures: true,
+            },
+        }
+    }
+
+    /// Why a daemon cannot run as a Windows service, if it cannot: it reads the Linux host
+    /// (`host.pid`, `hostPath` volumes).
+    pub fn linux_only_reason(host: &Host, volumes: &[Volume]) -> Option<String> {
+        if host.pid {
+            return Some("host.pid: the daemon reads the Linux host's processes".to_owned());
+        }
+        volumes.iter().find_map(|v| match &v.source {
+            VolumeSource::HostPath(path) => Some(format!(
+                "volume {} mounts the Linux host path {path}",
+                v.name
+            )),
+            _ => None,
+        })
     }
 }
 

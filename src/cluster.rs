@@ -64,6 +64,17 @@ pub enum ClusterError {
         /// Why (the API server's message when there is one).
         message: String,
     },
+    /// The API server did not answer a request, or answered that it cannot serve now (a
+    /// connection refused or reset, a timeout, 429, 5xx): worth retrying.
+    #[error(
+        "error: {what}: the API server did not answer: {message}\n  hint: check that the API server is up (kubectl get --raw /readyz) and run the command again"
+    )]
+    Unavailable {
+        /// What was being done.
+        what: String,
+        /// Why.
+        message: String,
+    },
     /// The workload does not exist.
     #[error(
         "error: {reference} not found in namespace {namespace}\n  hint: `berth apply` (or helm install) creates it"
@@ -104,6 +115,68 @@ fn api_code(err: &kube::Error) -> Option<u16> {
     match err {
         kube::Error::Api(status) => Some(status.code),
         _ => None,
+    }
+}
+
+impl ClusterError {
+    /// True for failures that may go away by themselves (the API server restarting or
+    /// overloaded): [`ClusterError::Unreachable`] and [`ClusterError::Unavailable`].
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClusterError::Unreachable { .. } | ClusterError::Unavailable { .. }
+        )
+    }
+}
+
+/// True when a failed request is worth retrying: no answer at all (connection refused or
+/// reset, timeout) or an answer that says "later" (408, 429, 5xx).
+fn transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => matches!(status.code, 408 | 429 | 500..=599),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// The hint for a request the API server refused because of who asks: 401 (the
+/// credentials) or 403 (RBAC). `can_i` is the `kubectl auth can-i` arguments to check with.
+fn auth_hint(err: &kube::Error, can_i: &str) -> Option<String> {
+    match api_code(err) {
+        Some(401) => Some(
+            "the API server rejected the credentials of this kubeconfig user (an invalid, expired or revoked token or certificate); get fresh credentials (e.g. run your provider's get-credentials command again) and retry"
+                .to_string(),
+        ),
+        Some(403) => Some(format!(
+            "the kubeconfig user lacks an RBAC permission; check with `kubectl auth can-i {can_i}` and ask a cluster admin for a Role and RoleBinding that grant it"
+        )),
+        _ => None,
+    }
+}
+
+/// A failed request as a [`ClusterError`]: [`ClusterError::Unavailable`] when it is worth
+/// retrying, else [`ClusterError::Request`] with the API server's message and, for 401 and
+/// 403, what to do.
+fn request_error(what: String, err: &kube::Error, can_i: &str) -> ClusterError {
+    if transient(err) {
+        return ClusterError::Unavailable {
+            what,
+            message: api_message(err),
+        };
+    }
+    let mut message = api_message(err);
+    if let Some(hint) = auth_hint(err, can_i) {
+        message = format!("{message}\n  hint: {hint}");
+    }
+    ClusterError::Request { what, message }
+}
+
+/// `deployments.apps` (kubectl's `resource.group`) of a resource type.
+fn resource_name<K: k8s_openapi::Resource>() -> String {
+    if K::GROUP.is_empty() {
+        K::URL_PATH_SEGMENT.to_string()
+    } else {
+        format!("{}.{}", K::URL_PATH_SEGMENT, K::GROUP)
     }
 }
 
@@ -187,7 +260,18 @@ pub async fn connect_with(
     let version = tokio::time::timeout(Duration::from_secs(15), client.apiserver_version())
         .await
         .map_err(|_| unreachable("no answer within 15s".into()))?
-        .map_err(|e| unreachable(chain(&e)))?;
+        .map_err(|e| match api_code(&e) {
+            // It answered: the problem is who asks, not where.
+            Some(401 | 403) => request_error(
+                format!(
+                    "the Kubernetes API server at {server}{} refused this kubeconfig user",
+                    context_note(context)
+                ),
+                &e,
+                "get --raw /version",
+            ),
+            _ => unreachable(chain(&e)),
+        })?;
     Ok(Connection {
         client,
         namespace,
@@ -312,6 +396,16 @@ where
         .map(|n| format!(" in namespace {n}"))
         .unwrap_or_default();
     let failed = |verb: &str, err: &kube::Error| {
+        let what = format!("{verb} {reference}{where_}");
+        if transient(err) || matches!(api_code(err), Some(401 | 403)) {
+            let can_i = format!(
+                "{} {}{}",
+                if verb == "get" { "get" } else { "patch" },
+                resource_name::<K>(),
+                namespace.map(|n| format!(" -n {n}")).unwrap_or_default()
+            );
+            return request_error(what, err, &can_i);
+        }
         let mut message = api_message(err);
         if api_code(err) == Some(404)
             && let Some(n) = namespace
@@ -327,10 +421,7 @@ where
                 "{message}\n  hint: another field manager owns these fields; --force-conflicts takes them over"
             );
         }
-        ClusterError::Request {
-            what: format!("{verb} {reference}{where_}"),
-            message,
-        }
+        ClusterError::Request { what, message }
     };
     let before = api.get_opt(name).await.map_err(|e| failed("get", &e))?;
     let after = api
@@ -406,9 +497,16 @@ pub fn workload_reference(spec: &Spec) -> String {
 /// The rollout status of the workload of `spec` in the connection's namespace.
 pub async fn rollout(conn: &Connection, spec: &Spec) -> Result<Rollout, ClusterError> {
     let reference = workload_reference(spec);
-    let failed = |e: kube::Error| ClusterError::Request {
-        what: format!("get {reference} in namespace {}", conn.namespace),
-        message: api_message(&e),
+    let failed = |e: kube::Error| {
+        let can_i = match spec.workload {
+            WorkloadKind::Deployment => resource_name::<Deployment>(),
+            WorkloadKind::DaemonSet => resource_name::<DaemonSet>(),
+        };
+        request_error(
+            format!("get {reference} in namespace {}", conn.namespace),
+            &e,
+            &format!("get {can_i} -n {}", conn.namespace),
+        )
     };
     let not_found = || ClusterError::NotFound {
         reference: reference.clone(),
@@ -438,9 +536,12 @@ pub async fn pod_problems(conn: &Connection, spec: &Spec) -> Result<Vec<String>,
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let failed = |what: &str, e: kube::Error| ClusterError::Request {
-        what: format!("list {what} in namespace {}", conn.namespace),
-        message: api_message(&e),
+    let failed = |what: &str, e: kube::Error| {
+        request_error(
+            format!("list {what} in namespace {}", conn.namespace),
+            &e,
+            &format!("list {what} -n {}", conn.namespace),
+        )
     };
     let pods = namespaced::<Pod>(conn)
         .list(&ListParams::default().labels(&selector))

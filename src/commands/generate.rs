@@ -3,9 +3,10 @@
 
 use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use super::{CommandError, CommandResult};
-use crate::output::{self, Change, Plan};
+use crate::output::{self, Change, OutputLock, Plan, Recovery};
 use crate::render::{self, FileSet, Target};
 use crate::spec::Spec;
 
@@ -58,14 +59,92 @@ struct Prepared {
     plan: Plan,
 }
 
-fn prepare(options: &GenerateOptions) -> Result<Prepared, CommandError> {
+/// How long a run waits for another run that holds the output directory's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Renders the description, then takes the output directory's lock (`lock`) and plans.
+fn prepare(
+    options: &GenerateOptions,
+    lock: impl FnOnce(&Path) -> Result<Option<OutputLock>, CommandError>,
+) -> Result<(Prepared, Option<OutputLock>), CommandError> {
     let spec = super::load_spec(&options.file, "; nothing was written")?;
     let targets = options.targets();
     let files =
         render::render(&spec, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)))?;
-    let plan = output::plan(&options.out_dir(), &files, &targets)
-        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
-    Ok(Prepared { spec, files, plan })
+    let out = options.out_dir();
+    let held = lock(&out)?;
+    let plan = output::plan(&out, &files, &targets)
+        .map_err(|e| CommandError::Runtime(error_chain(&e)));
+    match plan {
+        Ok(plan) => Ok((Prepared { spec, files, plan }, held)),
+        Err(e) => {
+            if let Some(held) = held {
+                held.release_if_unused();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn say_waiting(out: &Path) -> impl FnMut() + '_ {
+    move || {
+        let _ = writeln!(
+            io::stderr(),
+            "waiting for another berth run that is writing {} ...",
+            out.display()
+        );
+    }
+}
+
+/// The exclusive lock of `berth generate`, then the recovery of an interrupted run.
+fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
+    let lock = OutputLock::exclusive_new(out, LOCK_WAIT, &mut say_waiting(out))
+        .map_err(|e| CommandError::Runtime(write_error(&e)))?;
+    match output::recover(out) {
+        Ok(Recovery::Nothing) => {}
+        Ok(Recovery::RolledForward) => {
+            let _ = writeln!(
+                io::stderr(),
+                "finished the update an interrupted berth run left in {}",
+                out.display()
+            );
+        }
+        Ok(Recovery::RolledBack) => {
+            let _ = writeln!(
+                io::stderr(),
+                "undid the partial update an interrupted berth run left in {}",
+                out.display()
+            );
+        }
+        Err(e) => return Err(CommandError::Runtime(write_error(&e))),
+    }
+    Ok(Some(lock))
+}
+
+/// An output error, with a last word on the directory's state and what to do for the
+/// file-system conditions a person can fix.
+fn write_error(error: &output::OutputError) -> String {
+    let mut message = error_chain(error);
+    let os = std::iter::successors(
+        Some(error as &dyn std::error::Error),
+        |e| e.source(),
+    )
+    .find_map(|e| e.downcast_ref::<io::Error>())
+    .and_then(io::Error::raw_os_error);
+    let hint = match os {
+        Some(28) | Some(122) => Some("free some space on that file system"),
+        Some(30) => Some("the file system is mounted read-only; write elsewhere with -o DIR"),
+        Some(13) | Some(1) => Some("check the directory's owner and permissions"),
+        _ => None,
+    };
+    if let Some(hint) = hint {
+        if !matches!(error, output::OutputError::RollbackFailed { .. }) {
+            message.push_str("; nothing was changed");
+        }
+        message.push_str("; ");
+        message.push_str(hint);
+    }
+    message
 }
 
 /// An error and its sources, joined with `: `.
@@ -97,11 +176,16 @@ fn print_stdout(text: &str) -> CommandResult {
 
 /// Runs `berth generate`.
 pub fn run(options: &GenerateOptions) -> CommandResult {
-    let prepared = prepare(options)?;
-    prepared
-        .plan
-        .apply(options.force)
-        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    let (prepared, lock) = prepare(options, lock_for_writing)?;
+    let applied = prepared.plan.apply(options.force);
+    if let Some(lock) = lock {
+        if applied.is_err() {
+            lock.release_if_unused();
+        } else {
+            drop(lock);
+        }
+    }
+    applied.map_err(|e| CommandError::Runtime(write_error(&e)))?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),
@@ -111,7 +195,10 @@ pub fn run(options: &GenerateOptions) -> CommandResult {
 
 /// Runs `berth diff`.
 pub fn diff(options: &GenerateOptions) -> CommandResult {
-    let prepared = prepare(options)?;
+    let (prepared, _lock) = prepare(options, |out| {
+        OutputLock::shared(out, LOCK_WAIT, &mut say_waiting(out))
+            .map_err(|e| CommandError::Runtime(error_chain(&e)))
+    })?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),

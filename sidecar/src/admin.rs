@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, header};
 use axum::routing::get;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -17,34 +18,50 @@ use tower::ServiceExt;
 
 use crate::check::CheckKind;
 use crate::contract;
-use crate::sidecar::Shared;
+use crate::health::{Health, Line};
+use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 
-/// Probes may not dawdle over their headers.
+/// What the admin server reads: health for the probes, the lifecycle for the phase, the
+/// metrics registry. It changes none of them.
+pub(crate) struct Admin {
+    pub health: Arc<Health>,
+    pub lifecycle: Arc<Lifecycle>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub metrics: Arc<Metrics>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub metrics_enabled: bool,
+}
+
+/// Default header read timeout: probes may not dawdle over their headers (idle admin
+/// connections close after it too).
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
-/// Read buffer limit per admin connection.
+/// Read buffer limit per admin connection: a request head must fit (else 431).
 pub(crate) const MAX_BUF: usize = 8 * 1024;
+/// Largest request body the admin server reads (else 413); its endpoints take none.
+pub(crate) const MAX_BODY: usize = 1024;
 /// Concurrent admin connections (bounds memory: 1024 × 8 KiB); more are closed at once.
 /// Slow clients cannot hold a slot for long: the header-read timeout closes them.
 pub(crate) const MAX_CONNECTIONS: usize = 1024;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route(contract::PATH_LIVEZ, get(livez))
         .route(contract::PATH_READYZ, get(readyz))
         .route(contract::PATH_STARTUPZ, get(startupz))
         .route(contract::PATH_METRICS, get(metrics))
-        .with_state(shared)
+        .with_state(admin)
 }
 
-async fn livez(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+async fn livez(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
     probe(&s, CheckKind::Liveness, &uri)
 }
 
-async fn readyz(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+async fn readyz(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
     probe(&s, CheckKind::Readiness, &uri)
 }
 
-async fn startupz(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+async fn startupz(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
     probe(&s, CheckKind::Startup, &uri)
 }
 
@@ -56,7 +73,7 @@ fn verbose(uri: &Uri) -> bool {
 }
 
 /// kube-apiserver style: `ok`, or the failing lines; `?verbose` lists every check.
-pub(crate) fn render(lines: &[crate::sidecar::Line], name: &str, verbose: bool) -> (bool, String) {
+pub(crate) fn render(lines: &[Line], name: &str, verbose: bool) -> (bool, String) {
     let ok = lines.iter().all(|l| l.result.is_ok());
     if ok && !verbose {
         return (true, "ok".to_owned());
@@ -81,13 +98,13 @@ pub(crate) fn render(lines: &[crate::sidecar::Line], name: &str, verbose: bool) 
     (ok, body)
 }
 
-fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
+fn probe(admin: &Admin, kind: CheckKind, uri: &Uri) -> Response<Body> {
     let verbose = verbose(uri);
-    let (ok, body) = if !verbose && shared.passes(kind) {
+    let (ok, body) = if !verbose && admin.health.passes(kind) {
         (true, Body::from("ok"))
     } else {
         let name = kind.path().trim_start_matches('/');
-        let (ok, text) = render(&shared.report(kind), name, verbose);
+        let (ok, text) = render(&admin.health.report(kind), name, verbose);
         (ok, Body::from(text))
     };
     let mut res = Response::new(body);
@@ -104,7 +121,7 @@ fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(
         PHASE_HEADER,
-        HeaderValue::from_static(shared.phase().as_str()),
+        HeaderValue::from_static(admin.lifecycle.phase().as_str()),
     );
     res
 }
@@ -113,7 +130,7 @@ fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
 pub(crate) const PHASE_HEADER: &str = "x-berth-phase";
 
 #[cfg(feature = "metrics")]
-async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
+async fn metrics(State(s): State<Arc<Admin>>, req: Request<Body>) -> Response<Body> {
     if !s.metrics_enabled {
         return not_found();
     }
@@ -122,7 +139,13 @@ async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<B
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/openmetrics-text"));
-    let mut res = Response::new(Body::from(s.metrics.encode()));
+    let now = crate::metrics::Snapshot {
+        phase: s.lifecycle.phase(),
+        ready: s.health.passes(CheckKind::Readiness),
+        in_flight: s.lifecycle.in_flight(),
+        last_drain: s.lifecycle.last_drain(),
+    };
+    let mut res = Response::new(Body::from(s.metrics.encode(&now)));
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(if openmetrics {
@@ -135,7 +158,7 @@ async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<B
 }
 
 #[cfg(not(feature = "metrics"))]
-async fn metrics(State(_): State<Arc<Shared>>, _req: Request<Body>) -> Response<Body> {
+async fn metrics(State(_): State<Arc<Admin>>, _req: Request<Body>) -> Response<Body> {
     not_found()
 }
 
@@ -145,12 +168,42 @@ fn not_found() -> Response<Body> {
     res
 }
 
+/// Reads a request body of at most [`MAX_BODY`] bytes; a bigger one (declared or sent) is
+/// answered 413 and the connection closed. Probes send no body and skip all of this.
+async fn limit_body(req: Request<Incoming>) -> Result<Request<Body>, Response<Body>> {
+    use http_body_util::{BodyExt, Limited};
+    use hyper::body::Body as _;
+    if req.body().is_end_stream() {
+        return Ok(req.map(Body::new));
+    }
+    let too_large = || {
+        let mut res = Response::new(Body::from("request body too large\n"));
+        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
+        Err(_) => Err(too_large()),
+    }
+}
+
 /// Accept loop of the admin server; runs until [`Sidecar::run`](crate::Sidecar::run)
 /// returns — it outlives the drain so probes are answered to the very end.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let app = router(shared.clone());
+pub(crate) async fn serve(listener: TcpListener, admin: Arc<Admin>, header_read_timeout: Duration) {
+    let stopped = admin.lifecycle.stopped_token().clone();
+    let app = router(admin);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let stopped = shared.stopped.clone();
     loop {
         let (stream, _) = tokio::select! {
             _ = stopped.cancelled() => return,
@@ -171,11 +224,15 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let app = app.clone();
         let stopped = stopped.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let app = app.clone();
                 async move {
-                    let res = app.oneshot(req.map(Body::new)).await;
-                    Ok::<_, Infallible>(match res {
+                    let req = match limit_body(req).await {
+                        Ok(req) => req,
+                        Err(too_large) => return Ok::<_, Infallible>(too_large),
+                    };
+                    let res = app.oneshot(req).await;
+                    Ok(match res {
                         Ok(r) => r,
                         Err(never) => match never {},
                     })
@@ -183,7 +240,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(header_read_timeout)
                 .max_buf_size(MAX_BUF)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
@@ -224,7 +281,7 @@ mod tests {
             .start()
             .await
             .unwrap();
-        let app = router(sidecar.handle().shared.clone());
+        let app = router(sidecar.handle().admin_state());
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(call(&app, "/livez").await, (StatusCode::OK, "ok".into()));
         let res = app

@@ -114,7 +114,9 @@ fn pair() -> Pair {
 fn scratch_dir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     if shm.is_dir()
-        && let Ok(dir) = tempfile::Builder::new().prefix("berth-faults-").tempdir_in(shm)
+        && let Ok(dir) = tempfile::Builder::new()
+            .prefix("berth-faults-")
+            .tempdir_in(shm)
     {
         return dir;
     }
@@ -171,7 +173,10 @@ fn run_until(desc: &Path, out: &Path, n: u64) -> Result<(Child, mpsc::Receiver<S
                 }
             }
         }
-        assert!(Instant::now() < deadline, "no pause and no exit within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "no pause and no exit within 20 s"
+        );
     }
 }
 
@@ -221,7 +226,10 @@ fn kill_9_at_every_step_leaves_old_or_new() {
     generate_ok(&p.a, &start_a);
     let start_b = scratch.path().join("start-b");
     generate_ok(&p.b, &start_b);
-    assert!(tree_a.keys().any(|k| !tree_b.contains_key(k)), "a run removes files");
+    assert!(
+        tree_a.keys().any(|k| !tree_b.contains_key(k)),
+        "a run removes files"
+    );
     assert!(
         tree_a
             .iter()
@@ -265,7 +273,10 @@ fn kill_9_at_every_step_leaves_old_or_new() {
         } else {
             rng.below(steps + 1) + 1
         };
-        let what = format!("trial {trial} ({}, killed at point {n} of {steps})", if a_to_b { "a->b" } else { "b->a" });
+        let what = format!(
+            "trial {trial} ({}, killed at point {n} of {steps})",
+            if a_to_b { "a->b" } else { "b->a" }
+        );
         let out = scratch.path().join("trial");
         let _ = fs::remove_dir_all(&out);
         copy_tree(start, &out);
@@ -339,9 +350,15 @@ fn concurrent_runs_are_serialised_by_the_lock() {
     let waiting = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the second run says it waits");
-    assert!(waiting.starts_with("waiting for another berth run"), "{waiting}");
+    assert!(
+        waiting.starts_with("waiting for another berth run"),
+        "{waiting}"
+    );
     std::thread::sleep(Duration::from_millis(300));
-    assert!(second.try_wait().unwrap().is_none(), "the second run did not wait");
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second run did not wait"
+    );
     first.kill().unwrap();
     first.wait().unwrap();
     let status = second.wait().unwrap();

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use berth_sidecar::contract::{
     self, ENV_ADMIN_ADDR, ENV_CONFIG_FILE, ENV_DRAIN_TIMEOUT, ENV_LOG_FORMAT, ENV_METRICS,
-    ENV_PRE_STOP_DELAY, Settings, format_duration, parse_bool, parse_duration,
-    validate_host_port,
+    ENV_PRE_STOP_DELAY, Settings, format_duration, parse_bool, parse_duration, validate_host_port,
 };
 use berth_sidecar::probe::Probe;
 
@@ -40,12 +39,69 @@ impl Rng {
 
 /// Pieces of durations, addresses, booleans and arguments, valid and not.
 const TOKENS: &[&str] = &[
-    "0", "1", "5", "20", "999", "007", "18446744073709551615", "18446744073709551616",
-    "99999999999999999999999999999999999999999", "1.5", ".5", "5.", ".", "..", "1.999999999999999999999999999999",
-    "ns", "us", "µs", "μs", "ms", "s", "m", "h", "d", "S", "H", "sec", "+", "-", " ", "\t", "\n",
-    "e9", "1e3", "_", ",", ":", "::", "[", "]", "[::]", "[::1]", "0.0.0.0", "127.0.0.1", "localhost",
-    "9090", "65535", "65536", "-1", "true", "false", "TRUE", "yes", "no", "on", "off", "maybe",
-    "\u{0}", "é", "\u{feff}", "%", "/", "*",
+    "0",
+    "1",
+    "5",
+    "20",
+    "999",
+    "007",
+    "18446744073709551615",
+    "18446744073709551616",
+    "99999999999999999999999999999999999999999",
+    "1.5",
+    ".5",
+    "5.",
+    ".",
+    "..",
+    "1.999999999999999999999999999999",
+    "ns",
+    "us",
+    "µs",
+    "μs",
+    "ms",
+    "s",
+    "m",
+    "h",
+    "d",
+    "S",
+    "H",
+    "sec",
+    "+",
+    "-",
+    " ",
+    "\t",
+    "\n",
+    "e9",
+    "1e3",
+    "_",
+    ",",
+    ":",
+    "::",
+    "[",
+    "]",
+    "[::]",
+    "[::1]",
+    "0.0.0.0",
+    "127.0.0.1",
+    "localhost",
+    "9090",
+    "65535",
+    "65536",
+    "-1",
+    "true",
+    "false",
+    "TRUE",
+    "yes",
+    "no",
+    "on",
+    "off",
+    "maybe",
+    "\u{0}",
+    "é",
+    "\u{feff}",
+    "%",
+    "/",
+    "*",
 ];
 
 fn random_text(rng: &mut Rng) -> String {
@@ -106,7 +162,10 @@ fn durations_parse_without_panic_and_round_trip() {
     for input in REGRESSIONS {
         assert!(parse_duration(input).is_ok(), "{input}");
     }
-    assert!(accepted > 100, "the generator hardly ever makes a valid duration ({accepted})");
+    assert!(
+        accepted > 100,
+        "the generator hardly ever makes a valid duration ({accepted})"
+    );
 }
 
 #[test]
@@ -166,7 +225,10 @@ fn environment_values_never_panic_and_errors_name_their_variable() {
             assert!(port.parse::<u16>().is_ok());
         }
     }
-    assert!(ok > 100 && rejected > 100, "{ok} accepted, {rejected} rejected");
+    assert!(
+        ok > 100 && rejected > 100,
+        "{ok} accepted, {rejected} rejected"
+    );
     let _ = contract::DEFAULT_ADMIN_ADDR;
 }
 

@@ -73,8 +73,8 @@ fn prepare(
         render::render(&spec, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)))?;
     let out = options.out_dir();
     let held = lock(&out)?;
-    let plan = output::plan(&out, &files, &targets)
-        .map_err(|e| CommandError::Runtime(error_chain(&e)));
+    let plan =
+        output::plan(&out, &files, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)));
     match plan {
         Ok(plan) => Ok((Prepared { spec, files, plan }, held)),
         Err(e) => {
@@ -125,12 +125,9 @@ fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
 /// file-system conditions a person can fix.
 fn write_error(error: &output::OutputError) -> String {
     let mut message = error_chain(error);
-    let os = std::iter::successors(
-        Some(error as &dyn std::error::Error),
-        |e| e.source(),
-    )
-    .find_map(|e| e.downcast_ref::<io::Error>())
-    .and_then(io::Error::raw_os_error);
+    let os = std::iter::successors(Some(error as &dyn std::error::Error), |e| e.source())
+        .find_map(|e| e.downcast_ref::<io::Error>())
+        .and_then(io::Error::raw_os_error);
     let hint = match os {
         Some(28) | Some(122) => Some("free some space on that file system"),
         Some(30) => Some("the file system is mounted read-only; write elsewhere with -o DIR"),

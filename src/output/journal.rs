@@ -252,10 +252,9 @@ pub fn recover(out: &Path) -> Result<Recovery, OutputError> {
         message,
     })?;
     let forward = journal.state == State::Committed
-        && journal
-            .writes
-            .iter()
-            .all(|w| exists(&out.join(&w.temp)) || hash_of(&out.join(&w.dest)) == Some(w.hash.clone()));
+        && journal.writes.iter().all(|w| {
+            exists(&out.join(&w.temp)) || hash_of(&out.join(&w.dest)) == Some(w.hash.clone())
+        });
     if forward {
         roll_forward(out, &journal)?;
     } else {
@@ -548,8 +547,8 @@ mod tests {
         let out = tmp.path().join("deploy");
         let first = OutputLock::exclusive_new(&out, Duration::from_secs(1), &mut || {}).unwrap();
         let mut told = 0;
-        let err = OutputLock::exclusive(&out, Duration::from_millis(200), &mut || told += 1)
-            .unwrap_err();
+        let err =
+            OutputLock::exclusive(&out, Duration::from_millis(200), &mut || told += 1).unwrap_err();
         assert_eq!(told, 1);
         assert!(matches!(err, OutputError::Locked { .. }), "{err}");
         assert!(
@@ -557,7 +556,10 @@ mod tests {
             "a reader waits for the writer"
         );
         first.release_if_unused();
-        assert!(!out.exists(), "the empty directory the lock created is removed");
+        assert!(
+            !out.exists(),
+            "the empty directory the lock created is removed"
+        );
         let _again = OutputLock::exclusive(&out, Duration::from_millis(200), &mut || {}).unwrap();
     }
 }

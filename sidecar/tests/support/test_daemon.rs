@@ -177,9 +177,9 @@ async fn start(
         // The request body's length; axum's default body limit (2 MiB) answers 413 above it.
         .route(
             "/echo",
-            axum::routing::post(|body: axum::body::Bytes| async move {
-                format!("{}\n", body.len())
-            }),
+            axum::routing::post(
+                |body: axum::body::Bytes| async move { format!("{}\n", body.len()) },
+            ),
         )
         .route("/slow", get(slow))
         .route(

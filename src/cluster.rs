@@ -671,6 +671,41 @@ mod tests {
         assert!(outer.to_string().contains("refused"));
     }
 
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        let status: kube::core::Status =
+            serde_json::from_value(json!({"code": code, "message": message})).unwrap();
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn failures_are_sorted_into_retry_credentials_rbac_and_the_rest() {
+        for code in [408, 429, 500, 503, 504] {
+            let e = request_error("get x".into(), &api_error(code, "later"), "get x");
+            assert!(e.is_transient(), "{code}: {e}");
+            assert!(e.to_string().contains("run the command again"), "{e}");
+        }
+        let e = request_error("get x".into(), &api_error(401, "Unauthorized"), "get x");
+        assert!(!e.is_transient());
+        assert!(e.to_string().contains("Unauthorized"), "{e}");
+        assert!(e.to_string().contains("get fresh credentials"), "{e}");
+        let e = request_error(
+            "apply deployment.apps/x in namespace n".into(),
+            &api_error(403, "deployments.apps \"x\" is forbidden"),
+            "patch deployments.apps -n n",
+        );
+        let text = e.to_string();
+        assert!(!e.is_transient());
+        assert!(
+            text.contains("kubectl auth can-i patch deployments.apps -n n"),
+            "{text}"
+        );
+        let e = request_error("get x".into(), &api_error(422, "invalid"), "get x");
+        assert!(!e.is_transient());
+        assert_eq!(e.to_string(), "error: get x: invalid");
+        assert_eq!(resource_name::<Deployment>(), "deployments.apps");
+        assert_eq!(resource_name::<ServiceAccount>(), "serviceaccounts");
+    }
+
     #[tokio::test]
     async fn unreachable_server_is_a_clear_error() {
         // Port 9 (discard) on loopback: nothing listens there in a test environment.

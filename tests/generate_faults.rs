@@ -293,6 +293,24 @@ fn kill_9_at_every_step_leaves_old_or_new() {
         }
         let raw = tree(&out);
         assert_no_torn_file(&raw, old, new, &what);
+        // `berth diff` (read-only) does not guess: it names the interrupted run.
+        if raw.contains_key(JOURNAL_FILE) && trial % 10 == 0 {
+            let output = Command::new(BERTH)
+                .args(["diff", "-f"])
+                .arg(desc)
+                .arg("-o")
+                .arg(&out)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{what}: {stderr}");
+            assert!(
+                stderr.contains("an interrupted berth generate left")
+                    && stderr.contains("run berth generate to finish or undo it"),
+                "{what}: {stderr}"
+            );
+            assert_eq!(tree(&out), raw, "{what}: berth diff changed the directory");
+        }
         match berth::output::recover(&out).unwrap_or_else(|e| panic!("{what}: recovery: {e}")) {
             Recovery::RolledForward => forward += 1,
             Recovery::RolledBack => back += 1,

@@ -198,8 +198,15 @@ pub(crate) fn remove(out: &Path) -> Result<(), OutputError> {
     sync_dir(out).map_err(io_err("sync", out))
 }
 
+/// Makes a rename in `dir` durable (Unix; elsewhere a directory cannot be opened as a file).
+#[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// True when `out` holds the journal of an interrupted run.
@@ -398,7 +405,7 @@ impl OutputLock {
         let mut waited = false;
         loop {
             fs::create_dir_all(out).map_err(io_err("create the directory", out))?;
-            let dir = fs::File::open(out).map_err(io_err("open", out))?;
+            let dir = open_for_lock(out).map_err(io_err("open", out))?;
             match dir.try_lock() {
                 Ok(()) => {}
                 Err(fs::TryLockError::WouldBlock) => {
@@ -452,7 +459,7 @@ impl OutputLock {
     ) -> Result<Option<OutputLock>, OutputError> {
         let deadline = Instant::now() + limit;
         let mut waited = false;
-        let dir = match fs::File::open(out) {
+        let dir = match open_for_lock(out) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("open", out)(e)),
@@ -490,6 +497,26 @@ impl OutputLock {
             let _ = fs::remove_dir(dir);
         }
     }
+}
+
+/// What the lock is taken on: the directory itself on Unix (`flock(2)` works on a directory
+/// and leaves nothing behind); elsewhere, where a directory cannot be opened as a file, the
+/// file `.berth-lock` in it.
+#[cfg(unix)]
+fn open_for_lock(out: &Path) -> io::Result<fs::File> {
+    fs::File::open(out)
+}
+
+#[cfg(not(unix))]
+fn open_for_lock(out: &Path) -> io::Result<fs::File> {
+    if !out.is_dir() {
+        return Err(io::ErrorKind::NotFound.into());
+    }
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(out.join(".berth-lock"))
 }
 
 #[cfg(unix)]

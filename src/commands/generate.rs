@@ -116,7 +116,14 @@ fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
                 out.display()
             );
         }
-        Err(e) => return Err(CommandError::Runtime(write_error(&e))),
+        Err(e) => {
+            return Err(CommandError::Runtime(format!(
+                "{}\nan interrupted berth run left {} part-way through an update, and it could not be finished or undone; fix the cause and run berth generate again (the journal {} is kept until then)",
+                error_chain(&e),
+                out.display(),
+                output::JOURNAL_FILE
+            )));
+        }
     }
     Ok(Some(lock))
 }

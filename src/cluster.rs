@@ -29,6 +29,9 @@ use crate::spec::{Spec, WorkloadKind};
 
 pub use rollout::{Phase, Rollout};
 
+/// How long connecting to the API server (TCP and TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "berth";
 
@@ -47,7 +50,9 @@ pub enum ClusterError {
         message: String,
     },
     /// The API server does not answer.
-    #[error("error: cannot reach the Kubernetes API server at {server}{context}: {message}")]
+    #[error(
+        "error: cannot reach the Kubernetes API server at {server}{context}: {message}\n  hint: check that the API server is up and reachable from here (kubectl cluster-info), and that the context names the right server"
+    )]
     Unreachable {
         /// The server URL of the context.
         server: String,
@@ -241,7 +246,7 @@ pub async fn connect_with(
     context: Option<&str>,
     namespace: Option<&str>,
 ) -> Result<Connection, ClusterError> {
-    config.connect_timeout = Some(Duration::from_secs(5));
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(Duration::from_secs(30));
     let server = config.cluster_url.to_string();
     let server = server.trim_end_matches('/').to_string();
@@ -270,7 +275,14 @@ pub async fn connect_with(
                 &e,
                 "get --raw /version",
             ),
-            _ => unreachable(chain(&e)),
+            // The connect timeout (TCP and TLS) says only "deadline has elapsed".
+            _ => unreachable(chain(&e).replace(
+                "deadline has elapsed",
+                &format!(
+                    "no answer within {}s (connect timeout)",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            )),
         })?;
     Ok(Connection {
         client,

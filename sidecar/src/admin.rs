@@ -324,4 +324,37 @@ mod tests {
         }
         assert_eq!(call(&app, "/nope").await.0, StatusCode::NOT_FOUND);
     }
+
+    /// The admin header read timeout is the builder's (default 2 s).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_admin_header_timeout_is_configurable() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sidecar = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .admin_header_read_timeout(Duration::from_millis(300))
+            .start()
+            .await
+            .unwrap();
+        let mut slow = tokio::net::TcpStream::connect(sidecar.admin_addr())
+            .await
+            .unwrap();
+        slow.write_all(b"GET /livez HTTP/1.1\r\n").await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), slow.read_to_end(&mut buf))
+            .await
+            .expect("the slow admin client was not closed")
+            .ok();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+        let text = String::from_utf8_lossy(&buf);
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
+    }
 }

@@ -6,13 +6,13 @@ use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -33,8 +33,35 @@ pub(crate) struct Limits {
     /// limit. Idle keep-alive connections are not affected.
     pub header_read_timeout: Option<Duration>,
     /// Open connections; at the limit the accept loop waits (the kernel's backlog holds the
-    /// rest), so file descriptors stay for the admin server.
+    /// rest), so file descriptors stay for the admin server ([`default_max_connections`]).
     pub max_connections: usize,
+}
+
+/// File descriptors [`default_max_connections`] leaves for the admin port, the daemon's own
+/// files and its outgoing connections.
+pub(crate) const RESERVED_FDS: usize = 256;
+
+/// The default connection limit: the process's open-file limit (`RLIMIT_NOFILE`, soft) minus
+/// [`RESERVED_FDS`], so the application port alone cannot exhaust the descriptors probes
+/// need; 10 000 when the limit cannot be read (not Linux).
+pub(crate) fn default_max_connections() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| open_files_limit(&limits))
+        .map_or(10_000, |soft| soft.saturating_sub(RESERVED_FDS).max(1))
+}
+
+/// The soft "Max open files" of a `/proc/<pid>/limits` text (`unlimited`: `usize::MAX`).
+fn open_files_limit(limits: &str) -> Option<usize> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
+    if soft == "unlimited" {
+        return Some(usize::MAX);
+    }
+    soft.parse().ok()
 }
 
 /// What the service and the connection task share about one connection (one allocation
@@ -44,6 +71,8 @@ struct ConnState {
     started: AtomicUsize,
     /// Requests whose response is not finished yet: the connection is in flight.
     active: AtomicUsize,
+    /// The connection was upgraded (WebSocket, CONNECT): no more request heads on it.
+    upgraded: AtomicBool,
 }
 
 /// Keeps a request counted — in the lifecycle's in-flight count and in its connection's
@@ -85,6 +114,7 @@ where
             conn: self.conn.clone(),
         };
         let http1 = req.version() < Version::HTTP_2;
+        let connect = req.method() == Method::CONNECT;
         let router = self.router.clone();
         let metrics = self.metrics.clone();
         Box::pin(async move {
@@ -103,6 +133,11 @@ where
                     res
                 }
             };
+            if res.status() == StatusCode::SWITCHING_PROTOCOLS
+                || (connect && res.status().is_success())
+            {
+                guard.conn.upgraded.store(true, Ordering::Release);
+            }
             if http1 && guard.inflight.lifecycle().draining_token().is_cancelled() {
                 res.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -170,6 +205,10 @@ impl AsyncRead for TimedIo {
         let Some(timeout) = this.timeout else {
             return polled;
         };
+        if this.conn.upgraded.load(Ordering::Acquire) {
+            this.timeout = None; // a WebSocket or a tunnel now: frames, not heads
+            return polled;
+        }
         let got_bytes = buf.filled().len() > before;
         if this.first_read && got_bytes {
             this.first_read = false;
@@ -370,6 +409,7 @@ fn spawn_connection(
     let state = Arc::new(ConnState {
         started: AtomicUsize::new(0),
         active: AtomicUsize::new(0),
+        upgraded: AtomicBool::new(false),
     });
     let service = AppService {
         router: router.clone(),
@@ -569,6 +609,25 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
+    #[test]
+    fn the_default_connection_limit_follows_the_open_file_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(super::open_files_limit(limits), Some(1024));
+        assert_eq!(
+            super::open_files_limit(
+                "Max open files            unlimited            unlimited            files"
+            ),
+            Some(usize::MAX)
+        );
+        assert_eq!(super::open_files_limit("Max processes 1 1 processes"), None);
+        let soft = std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|l| super::open_files_limit(&l));
+        let expected = soft.map_or(10_000, |s| s.saturating_sub(super::RESERVED_FDS).max(1));
+        assert_eq!(super::default_max_connections(), expected);
+    }
+
     async fn app_sidecar(builder: crate::Builder) -> (Sidecar, std::net::SocketAddr) {
         let sidecar = builder
             .admin_addr("127.0.0.1:0")
@@ -653,7 +712,7 @@ mod tests {
         let took = started.elapsed();
         eprintln!("measured: stop with a slowloris, a raw and an idle connection: {took:?}");
         assert!(
-            took >= pre_stop && took < pre_stop + Duration::from_millis(150),
+            took >= pre_stop && took < pre_stop + Duration::from_millis(400),
             "{took:?}"
         );
         for (name, conn) in [
@@ -778,6 +837,64 @@ mod tests {
             .unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
         drop((b, c));
+        sidecar.shutdown();
+        assert_eq!(sidecar.run().await, Exit::Clean);
+    }
+
+    /// An upgraded connection carries frames, not request heads: the header read timeout
+    /// must not cut a WebSocket that pauses between messages.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_header_timeout_leaves_websockets_alone() {
+        use axum::extract::ws::WebSocketUpgrade;
+        let sidecar = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .auto_ready(true)
+            .pre_stop_delay(Duration::ZERO)
+            .header_read_timeout(Duration::from_millis(200))
+            .start()
+            .await
+            .unwrap();
+        let app = axum::Router::new().route(
+            "/ws",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket| async move {
+                    while let Some(Ok(msg)) = socket.recv().await {
+                        if socket.send(msg).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        sidecar.serve(listener, app);
+
+        let mut ws = TcpStream::connect(addr).await.unwrap();
+        ws.write_all(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(ws.read_u8().await.unwrap());
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"));
+        for text in [b'a', b'b', b'c'] {
+            // A masked text frame of one byte (mask 0: the payload goes as is).
+            ws.write_all(&[0x81, 0x81, 0, 0, 0, 0, text]).await.unwrap();
+            let mut frame = [0u8; 3];
+            tokio::time::timeout(Duration::from_secs(2), ws.read_exact(&mut frame))
+                .await
+                .expect("no echo")
+                .expect("the WebSocket was closed");
+            assert_eq!(frame, [0x81, 1, text]);
+            tokio::time::sleep(Duration::from_millis(500)).await; // > the header timeout
+        }
+        drop(ws);
         sidecar.shutdown();
         assert_eq!(sidecar.run().await, Exit::Clean);
     }

@@ -28,9 +28,6 @@ use crate::serve::Limits;
 use crate::signals::Signals;
 use crate::state::Phase;
 
-/// Default of [`Builder::max_connections`].
-const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-
 /// A lifecycle driver attached with `Builder::driver`: called once while the sidecar starts,
 /// inside the runtime, with the lifecycle it drives.
 pub(crate) type Driver = Box<dyn FnOnce(Arc<Lifecycle>) + Send>;
@@ -140,7 +137,7 @@ impl Builder {
             reload_debounce: Duration::from_millis(200),
             limits: Limits {
                 header_read_timeout: Some(settings.header_read_timeout).filter(|t| !t.is_zero()),
-                max_connections: DEFAULT_MAX_CONNECTIONS,
+                max_connections: crate::serve::default_max_connections(),
             },
             admin_header_read_timeout: crate::admin::HEADER_READ_TIMEOUT,
             drivers: Vec::new(),
@@ -228,9 +225,11 @@ impl Builder {
         self
     }
 
-    /// Open connections [`Handle::serve`] accepts per listener (default 10 000, at least 1);
-    /// at the limit the accept loop waits and new connections queue in the kernel's backlog,
-    /// so the admin server keeps file descriptors and answers probes.
+    /// Open connections [`Handle::serve`] accepts per listener (at least 1). At the limit the
+    /// accept loop waits and new connections queue in the kernel's backlog, so the admin
+    /// server keeps file descriptors and answers probes. Default: the open-file limit
+    /// (`RLIMIT_NOFILE`, soft) minus 256 (kept for the admin port, the daemon's own files and
+    /// outgoing connections); 10 000 where it cannot be read.
     ///
     /// ```
     /// let b = berth_sidecar::Sidecar::builder().max_connections(2_000);

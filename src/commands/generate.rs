@@ -6,9 +6,12 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use super::{CommandError, CommandResult};
+use crate::error::chain;
 use crate::output::{self, Change, OutputLock, Plan, Recovery};
-use crate::render::{self, FileSet, Target};
+use crate::render::plan::{self, paths};
+use crate::render::{self, Target};
 use crate::spec::Spec;
+use crate::util::shell_quote;
 
 /// Options of `berth generate` / `berth diff`.
 #[derive(Debug, Clone)]
@@ -55,7 +58,6 @@ fn description_dir(file: &Path) -> PathBuf {
 /// Everything both commands compute before touching the output directory.
 struct Prepared {
     spec: Spec,
-    files: FileSet,
     plan: Plan,
 }
 
@@ -69,19 +71,16 @@ fn prepare(
 ) -> Result<(Prepared, Option<OutputLock>), CommandError> {
     let spec = super::load_spec(&options.file, "; nothing was written")?;
     let targets = options.targets();
-    let files =
-        render::render(&spec, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    let files = render::render(&spec, &targets)?;
     let out = options.out_dir();
     let held = lock(&out)?;
-    let plan =
-        output::plan(&out, &files, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)));
-    match plan {
-        Ok(plan) => Ok((Prepared { spec, files, plan }, held)),
+    match output::plan(&out, &files, &targets) {
+        Ok(plan) => Ok((Prepared { spec, plan }, held)),
         Err(e) => {
             if let Some(held) = held {
                 held.release_if_unused();
             }
-            Err(e)
+            Err(e.into())
         }
     }
 }
@@ -119,7 +118,7 @@ fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
         Err(e) => {
             return Err(CommandError::Runtime(format!(
                 "{}\nan interrupted berth run left {} part-way through an update, and it could not be finished or undone; fix the cause and run berth generate again (the journal {} is kept until then)",
-                error_chain(&e),
+                chain(&e),
                 out.display(),
                 output::JOURNAL_FILE
             )));
@@ -131,7 +130,7 @@ fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
 /// An output error, with a last word on the directory's state and what to do for the
 /// file-system conditions a person can fix.
 fn write_error(error: &output::OutputError) -> String {
-    let mut message = error_chain(error);
+    let mut message = chain(error);
     let os = std::iter::successors(Some(error as &dyn std::error::Error), |e| e.source())
         .find_map(|e| e.downcast_ref::<io::Error>())
         .and_then(io::Error::raw_os_error);
@@ -147,18 +146,6 @@ fn write_error(error: &output::OutputError) -> String {
         }
         message.push_str("; ");
         message.push_str(hint);
-    }
-    message
-}
-
-/// An error and its sources, joined with `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
     }
     message
 }
@@ -189,7 +176,11 @@ pub fn run(options: &GenerateOptions) -> CommandResult {
             drop(lock);
         }
     }
-    applied.map_err(|e| CommandError::Runtime(write_error(&e)))?;
+    applied.map_err(|e| match e {
+        // A refusal is complete as it is (it names the files and the fix).
+        output::OutputError::HandEdited { .. } => CommandError::Output(e),
+        e => CommandError::Runtime(write_error(&e)),
+    })?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),
@@ -200,8 +191,7 @@ pub fn run(options: &GenerateOptions) -> CommandResult {
 /// Runs `berth diff`.
 pub fn diff(options: &GenerateOptions) -> CommandResult {
     let (prepared, _lock) = prepare(options, |out| {
-        OutputLock::shared(out, LOCK_WAIT, &mut say_waiting(out))
-            .map_err(|e| CommandError::Runtime(error_chain(&e)))
+        Ok(OutputLock::shared(out, LOCK_WAIT, &mut say_waiting(out))?)
     })?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
@@ -260,20 +250,6 @@ impl PathView<'_> {
             [root] if root.is_empty() => "/".to_string(),
             _ => parts.join("/"),
         }
-    }
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '=' | ',' | '+')
-        });
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 
@@ -343,7 +319,7 @@ fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) 
         }
     }
     let context = view.show(&build_context(&options.file));
-    let steps = next_steps(spec, &prepared.files, options, view, &context);
+    let steps = next_steps(spec, options, view, &context);
     if !steps.is_empty() {
         text.push_str("Next steps:\n");
         for step in steps {
@@ -364,7 +340,7 @@ fn build_context(file: &Path) -> PathBuf {
     let mut nearest = None;
     for candidate in absolute.ancestors() {
         if let Ok(text) = std::fs::read_to_string(candidate.join("Cargo.toml")) {
-            if text.lines().any(|line| line.trim() == "[workspace]") {
+            if crate::util::declares_workspace(&text) {
                 return candidate.to_path_buf();
             }
             nearest.get_or_insert_with(|| candidate.to_path_buf());
@@ -373,11 +349,11 @@ fn build_context(file: &Path) -> PathBuf {
     nearest.unwrap_or(dir)
 }
 
-/// The commands that deploy what was generated, one per line, in target order. `context` is
-/// the Cargo workspace (and Docker build context) as shown to the user.
+/// The commands that deploy what was generated, one per line, in target order, from the
+/// deployment plan's paths. `context` is the Cargo workspace (and Docker build context) as
+/// shown to the user.
 fn next_steps(
     spec: &Spec,
-    files: &FileSet,
     options: &GenerateOptions,
     view: &PathView<'_>,
     context: &str,
@@ -397,44 +373,33 @@ fn next_steps(
             format!("{out}/{path}")
         })
     };
-    let find = |target: Target, suffix: &str| {
-        files
-            .iter()
-            .find(|(path, file)| file.target == target && path.ends_with(suffix))
-            .map(|(path, file)| (path.to_string(), file.contents.clone()))
-    };
+    let install = plan::install(spec);
     let mut steps = Vec::new();
     for target in options.targets() {
         match target {
             Target::Docker => {
-                if let Some((dockerfile, _)) = find(target, "/Dockerfile") {
-                    let tag = match &spec.image.tag {
-                        Some(tag) => format!("{}:{tag}", spec.image.repository),
-                        None => spec.image.repository.clone(),
-                    };
-                    steps.push(format!(
-                        "DOCKER_BUILDKIT=1 docker build -f {} -t {} {}",
-                        at(&dockerfile),
-                        shell_quote(&tag),
-                        shell_quote(context)
-                    ));
-                }
+                let tag = match &spec.image.tag {
+                    Some(tag) => format!("{}:{tag}", spec.image.repository),
+                    None => spec.image.repository.clone(),
+                };
+                steps.push(format!(
+                    "DOCKER_BUILDKIT=1 docker build -f {} -t {} {}",
+                    at(paths::DOCKERFILE),
+                    shell_quote(&tag),
+                    shell_quote(context)
+                ));
             }
             Target::Helm => {
-                if let Some((chart, _)) = find(target, "/Chart.yaml") {
-                    let dir = chart.trim_end_matches("/Chart.yaml");
-                    steps.push(format!("helm install {} {}", spec.name, at(dir)));
-                }
+                steps.push(format!(
+                    "helm install {} {}",
+                    spec.name,
+                    at(&paths::chart(spec))
+                ));
             }
             Target::K8s => {
-                if let Some((manifest, _)) = find(target, ".yaml") {
-                    steps.push(format!("kubectl apply -f {}", at(&manifest)));
-                }
+                steps.push(format!("kubectl apply -f {}", at(&paths::manifest(spec))));
             }
             Target::Systemd => {
-                let Some((unit, unit_text)) = find(target, ".service") else {
-                    continue;
-                };
                 if spec.command.is_empty() {
                     let mut build = String::from("cargo build --release --locked");
                     if context != "." {
@@ -454,27 +419,19 @@ fn next_steps(
                     steps.push(format!(
                         "sudo install -m 0755 {} {}",
                         shell_quote(&in_context(&format!("target/release/{}", spec.build.bin))),
-                        spec.binary_path()
+                        install.binary
                     ));
                 }
                 steps.push(format!(
-                    "sudo install -m 0644 {} /etc/systemd/system/",
-                    at(&unit)
+                    "sudo install -m 0644 {} {}",
+                    at(&paths::unit(spec)),
+                    install.unit_dir
                 ));
-                let environment_file = unit_text.lines().find_map(|line| {
-                    line.trim()
-                        .strip_prefix("EnvironmentFile=")
-                        .map(|p| p.trim_start_matches('-').to_string())
-                });
-                if let (Some(target_path), Some((env, _))) =
-                    (environment_file, find(target, ".env"))
-                {
-                    steps.push(format!(
-                        "sudo install -D -m 0600 {} {}",
-                        at(&env),
-                        shell_quote(&target_path)
-                    ));
-                }
+                steps.push(format!(
+                    "sudo install -D -m 0600 {} {}",
+                    at(&paths::env(spec)),
+                    shell_quote(&install.env_file)
+                ));
                 if let Some(config) = &spec.config {
                     let source = description_dir(&options.file).join(&config.file);
                     steps.push(format!(
@@ -483,13 +440,9 @@ fn next_steps(
                         shell_quote(&config.mount_path)
                     ));
                 }
-                let unit_name = unit
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&unit)
-                    .trim_end_matches(".service");
                 steps.push(format!(
-                    "sudo systemctl daemon-reload && sudo systemctl enable --now {unit_name}"
+                    "sudo systemctl daemon-reload && sudo systemctl enable --now {}",
+                    install.unit_name
                 ));
             }
         }
@@ -500,6 +453,7 @@ fn next_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::FileSet;
     use crate::spec::WorkloadKind;
     use crate::spec::sample::sample;
 
@@ -575,20 +529,11 @@ mod tests {
     }
 
     #[test]
-    fn shell_quoting() {
-        assert_eq!(shell_quote("deploy/helm/x"), "deploy/helm/x");
-        assert_eq!(shell_quote("my dir/x"), "'my dir/x'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-    }
-
-    #[test]
     fn next_steps_for_every_target() {
         let spec = sample(WorkloadKind::Deployment);
         let view = PathView { cwd: None };
         let steps = next_steps(
             &spec,
-            &files(),
             &options("examples/echo/berth.yaml", None, &[]),
             &view,
             "examples/echo",
@@ -602,14 +547,13 @@ mod tests {
                 "cargo build --release --locked --manifest-path examples/echo/Cargo.toml -p echo-daemon --bin echo-daemon",
                 "sudo install -m 0755 examples/echo/target/release/echo-daemon /usr/local/bin/echo-daemon",
                 "sudo install -m 0644 examples/echo/deploy/systemd/echo-daemon.service /etc/systemd/system/",
-                "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/default/echo-daemon",
+                "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/echo-daemon/echo-daemon.env",
                 "sudo install -D -m 0644 examples/echo/config/echo.toml /etc/echo-daemon/echo.toml",
                 "sudo systemctl daemon-reload && sudo systemctl enable --now echo-daemon",
             ]
         );
         let only_helm = next_steps(
             &spec,
-            &files(),
             &options("berth.yaml", None, &[Target::Helm]),
             &view,
             ".",
@@ -663,7 +607,6 @@ mod tests {
         let prepared = |files: FileSet| Prepared {
             spec: sample(WorkloadKind::DaemonSet),
             plan: output::plan(&out, &files, &[]).unwrap(),
-            files,
         };
         let first = prepared(files());
         first.plan.apply(false).unwrap();

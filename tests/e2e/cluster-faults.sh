@@ -48,6 +48,10 @@ cleanup() {
     for p in "$KWOK_WORKDIR"/clusters/*/pids/*.pid; do
       [ -f "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null || true
     done
+    # Last sweep: any process still running a binary of this suite's own (mktemp) work dir.
+    for p in $(pgrep -f -- "$KWOK_WORKDIR/" || true); do
+      kill -KILL "$p" 2>/dev/null || true
+    done
   fi
   rm -rf "$WORK"
   exit "$rc"

@@ -32,6 +32,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Show what `berth generate` would change; exit 1 when anything differs.
     Diff(DiffArgs),
+    /// Compile the daemon for each platform and assemble a multi-arch OCI image (no Docker).
+    Build(BuildArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Server-side apply the Kubernetes objects to a cluster (field manager `berth`).
@@ -87,7 +89,7 @@ pub struct GenerateArgs {
     /// Output directory (default: deploy/ beside the description).
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     pub out: Option<PathBuf>,
-    /// Only these targets (comma-separated: docker,helm,k8s,systemd).
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd,ci; default: all but ci).
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub only: Vec<berth::render::Target>,
     /// Overwrite files that were edited by hand since berth wrote them.
@@ -103,9 +105,37 @@ pub struct DiffArgs {
     /// Output directory to compare with (default: deploy/ beside the description).
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     pub out: Option<PathBuf>,
-    /// Only these targets (comma-separated: docker,helm,k8s,systemd).
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd,ci; default: all but ci).
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub only: Vec<berth::render::Target>,
+}
+
+/// `berth build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    /// Only these platforms of build.platforms (repeat or comma-separate; default: all).
+    #[arg(long = "platform", value_delimiter = ',', value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
+    /// Directory of the binaries: DIST/<os>-<arch>/<bin>.
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub dist: PathBuf,
+    /// Use the binaries already in --dist instead of compiling (e.g. from a CI build matrix).
+    #[arg(long)]
+    pub skip_compile: bool,
+    /// Compile only; assemble no image.
+    #[arg(long)]
+    pub no_image: bool,
+    /// The OCI image layout to write (default: DIST/image).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Push the multi-arch image to this reference (REGISTRY/NAME:TAG) with crane.
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+    /// Runtime base image instead of the one the Dockerfile names (its RUNTIME_IMAGE).
+    #[arg(long, env = "BERTH_RUNTIME_IMAGE", value_name = "REF")]
+    pub runtime_image: Option<String>,
 }
 
 /// `berth completions`.

@@ -505,6 +505,30 @@ fn write_node(out: &mut String, value: &serde_json::Value, indent: usize) {
     }
 }
 
+/// Writes `key: value` as one entry of a block mapping whose keys are at column `indent`,
+/// exactly as [`to_string`] lays it out (same quoting, same literal blocks). For writers that
+/// put comments between entries (the chart's `values.yaml`): one layout and one quoting
+/// policy for every YAML file berth writes.
+pub fn write_mapping_entry(out: &mut String, key: &str, value: &serde_json::Value, indent: usize) {
+    pad(out, indent);
+    write_entry(out, key, value, indent);
+}
+
+/// A mapping key as [`to_string`] writes it (plain, or double-quoted when it must be).
+pub fn key(k: &str) -> String {
+    scalar_key(k)
+}
+
+/// A one-line string value as [`to_string`] writes it: plain when every YAML 1.1 and 1.2
+/// reader reads it back unchanged ([`needs_quotes`]), double-quoted otherwise.
+pub fn scalar(s: &str) -> String {
+    if needs_quotes(s) || s.contains('\n') {
+        double_quoted(s)
+    } else {
+        s.to_owned()
+    }
+}
+
 /// YAML limits an implicit key to 1024 characters; longer keys use the explicit `? key` form.
 const MAX_IMPLICIT_KEY: usize = 1000;
 

@@ -28,9 +28,10 @@ fn subcommands(help: &str) -> Vec<String> {
 
 #[test]
 fn help_snapshots() {
+    let _names = crate::support::snapshot_names_without_module();
     let (code, top) = run(&["--help"]);
     assert_eq!(code, Some(0));
-    insta::assert_snapshot!("help_berth", top);
+    insta::assert_snapshot!("cli_help__help_berth", top);
     let commands = subcommands(&top);
     for expected in [
         "init",
@@ -49,7 +50,7 @@ fn help_snapshots() {
         let (code, out) = run(&[name, "--help"]);
         assert_eq!(code, Some(0), "{name} --help");
         assert!(out.contains(&format!("Usage: berth {name}")), "{out}");
-        insta::assert_snapshot!(format!("help_{name}"), out);
+        insta::assert_snapshot!(format!("cli_help__help_{name}"), out);
     }
 }
 

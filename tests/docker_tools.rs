@@ -11,7 +11,7 @@ use berth::render::{self, Target, docker};
 use berth::spec::sample::sample;
 use berth::spec::*;
 
-mod support;
+use crate::support;
 
 /// Variants of the sample description that change the Dockerfile.
 fn variants() -> Vec<(String, Spec)> {

@@ -2,7 +2,7 @@
 //! as one insta snapshot per case (`tests/snapshots/golden__generated@<case>__berth.yaml.snap`) holding
 //! every generated file under a `==== path ====` header, so a reviewer reads one file per case.
 //!
-//! Update after an intended change: `INSTA_UPDATE=always cargo test --test golden` (or
+//! Update after an intended change: `INSTA_UPDATE=always cargo test --test tests golden::` (or
 //! `cargo insta test --accept`), then review the diff of `tests/snapshots/`.
 
 use std::path::Path;
@@ -28,6 +28,7 @@ fn combined(warnings: &[String], files: &FileSet) -> String {
 
 #[test]
 fn generated() {
+    let _names = crate::support::snapshot_names_without_module();
     insta::glob!("fixtures/*/berth.yaml", |path| {
         // Load by the path relative to the package root (the test's working directory), so
         // diagnostics and anything derived from the path are the same on every machine.
@@ -35,14 +36,14 @@ fn generated() {
         let relative = path.strip_prefix(root).unwrap_or(path);
         let loaded =
             berth::spec::load(relative).unwrap_or_else(|d| panic!("{}: {d}", relative.display()));
-        let files = render::render(&loaded.spec, &Target::ALL).expect("render");
+        let files = render::render(&loaded.spec, &Target::DEFAULT).expect("render");
 
         let case = relative
             .parent()
             .and_then(Path::file_name)
             .unwrap()
             .to_string_lossy();
-        for target in Target::ALL {
+        for target in Target::DEFAULT {
             assert!(
                 files.iter().any(|(_, f)| f.target == target),
                 "{case}: no file for {target}"
@@ -61,12 +62,12 @@ fn generated() {
         // Deterministic: a second load and render give the same bytes.
         let again = berth::spec::load(relative).expect("load again");
         assert_eq!(
-            render::render(&again.spec, &Target::ALL).expect("render again"),
+            render::render(&again.spec, &Target::DEFAULT).expect("render again"),
             files
         );
 
         let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
-        insta::assert_snapshot!(combined(&warnings, &files));
+        insta::assert_snapshot!("golden__generated", combined(&warnings, &files));
     });
 }
 
@@ -228,4 +229,22 @@ fn fixtures_cover_every_option_of_the_format() {
     });
     any("a command", &|s| !s.command.is_empty());
     any("args", &|s| !s.args.is_empty());
+}
+
+/// The CI workflow (`--only ci`, not part of the default targets) of a few fixtures: one
+/// platform, two platforms, an image pinned by digest only.
+#[test]
+fn ci_workflow() {
+    for case in ["minimal-deployment", "daemonset-node-agent", "digest-only"] {
+        let path = format!("tests/fixtures/{case}/berth.yaml");
+        let loaded = berth::spec::load(Path::new(&path)).unwrap_or_else(|d| panic!("{path}: {d}"));
+        let files = render::render(&loaded.spec, &[Target::Ci]).expect("render");
+        assert_eq!(files.len(), 1, "{case}: one workflow");
+        assert!(
+            files
+                .iter()
+                .all(|(path, f)| f.target == Target::Ci && path.starts_with("ci/"))
+        );
+        insta::assert_snapshot!(format!("ci@{case}"), combined(&[], &files));
+    }
 }

@@ -20,7 +20,7 @@ use berth::spec::{
 use sha2::{Digest, Sha256};
 use yaml_rust2::{Yaml, YamlLoader};
 
-mod support;
+use crate::support;
 
 const KUBE_VERSIONS: [&str; 5] = ["1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0"];
 

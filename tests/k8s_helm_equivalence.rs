@@ -11,7 +11,7 @@
 //! Needs `helm` (`$BERTH_HELM`, `helm` on PATH or `~/go/bin/helm`); without it the test is
 //! skipped with a message, unless `BERTH_REQUIRE_TOOLS=1`.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -12,7 +12,7 @@
 //! limits, a Deployment with a single replica, a UID below 10000 or root, a writable root file
 //! system, `SYS_ADMIN`.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

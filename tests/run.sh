@@ -46,4 +46,7 @@ bash tests/e2e/k8s.sh
 phase "cluster command faults (own API server, RBAC on)"
 bash tests/e2e/cluster-faults.sh
 
+phase "multi-arch end-to-end (berth build, registry, qemu, CI workflow)"
+bash tests/e2e/multiarch.sh
+
 phase "all suites passed"

@@ -20,7 +20,7 @@ use berth::render::{self, Target, systemd};
 use berth::spec::sample::sample;
 use berth::spec::*;
 
-mod support;
+use crate::support;
 
 /// The highest exposure score accepted for a daemon with no added capabilities.
 const MAX_EXPOSURE: f64 = 2.0;

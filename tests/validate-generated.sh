@@ -6,6 +6,8 @@
 #             kubernetes-validate --strict for every Kubernetes version below
 #   k8s       k8s/<name>.yaml through kubernetes-validate --strict, same versions
 #   docker    hadolint (default level: any finding fails)
+#   ci        `berth generate --only ci`: the GitHub Actions workflow through actionlint (any
+#             finding fails)
 #   systemd   systemd-analyze verify (exit 0 AND empty stderr) in a --root= with a stub
 #             binary at the ExecStart path; systemd-analyze security --offline=true: a unit
 #             without added capabilities must score <= 2.0, others are reported
@@ -23,7 +25,7 @@ SECURITY_MAX=2.0   # systemd-analyze security exposure for a unit without added 
 STEP_TIMEOUT=120   # seconds, per tool invocation
 
 missing=()
-for tool in helm kubernetes-validate hadolint systemd-analyze; do
+for tool in helm kubernetes-validate hadolint systemd-analyze actionlint; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
@@ -140,6 +142,16 @@ for desc in "${descriptions[@]}"; do
     fail_cell "$case_name" hadolint "hadolint printed findings"
   fi
 
+  # CI workflow (a target only written when asked for): actionlint, any finding fails.
+  ci_log="$WORK/logs/${case_name//\//_}.actionlint.log"
+  if timeout "$STEP_TIMEOUT" "$BERTH" generate -f "$desc" -o "$out" --only ci >"$ci_log" 2>&1 &&
+    [ -f "$out/ci/$name.yml" ] &&
+    timeout "$STEP_TIMEOUT" actionlint -no-color "$out/ci/$name.yml" >"$ci_log" 2>&1 && [ ! -s "$ci_log" ]; then
+    RESULT["$case_name|actionlint"]=ok
+  else
+    fail_cell "$case_name" actionlint "berth generate --only ci or actionlint failed"
+  fi
+
   # systemd unit.
   unit_name=$(basename "$unit")
   # Every Exec*= command (ExecStart, ExecReload ...) gets a stub executable in the root.
@@ -218,13 +230,13 @@ for version in "${K8S_VERSIONS[@]}"; do
 done
 
 kv_range="${K8S_VERSIONS[0]%.0}-${K8S_VERSIONS[-1]%.0}"
-printf '\n%-38s %-8s %-6s %-14s %-14s %-9s %-7s %s\n' case generate lint \
-  "template $kv_range" "k8s $kv_range" hadolint verify "security (max $SECURITY_MAX)"
+printf '\n%-38s %-8s %-6s %-14s %-14s %-9s %-10s %-7s %s\n' case generate lint \
+  "template $kv_range" "k8s $kv_range" hadolint actionlint verify "security (max $SECURITY_MAX)"
 for c in "${CASES[@]}"; do
-  printf '%-38s %-8s %-6s %-14s %-14s %-9s %-7s %s\n' "$c" \
+  printf '%-38s %-8s %-6s %-14s %-14s %-9s %-10s %-7s %s\n' "$c" \
     "${RESULT["$c|generate"]:--}" "${RESULT["$c|lint"]:--}" "${RESULT["$c|template"]:--}" \
-    "${RESULT["$c|k8s"]:--}" "${RESULT["$c|hadolint"]:--}" "${RESULT["$c|verify"]:--}" \
-    "${RESULT["$c|security"]:--}"
+    "${RESULT["$c|k8s"]:--}" "${RESULT["$c|hadolint"]:--}" "${RESULT["$c|actionlint"]:--}" \
+    "${RESULT["$c|verify"]:--}" "${RESULT["$c|security"]:--}"
 done
 
 if ((failures)); then

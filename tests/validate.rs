@@ -378,6 +378,10 @@ fn cases() -> Vec<Case> {
         case("unknown base image", with("build:\n  base: alpine\n"), &["berth.yaml:6:9: error: build.base: \"alpine\" is not one of distroless, debian-slim, scratch"]),
         case("bad rust version", with("build:\n  rustVersion: stable\n"), &["berth.yaml:6:16: error: build.rustVersion: \"stable\" is not a Rust version"]),
         case("bad package name", with("build:\n  package: my package\n"), &["berth.yaml:6:12: error: build.package: \"my package\" is not a valid Cargo name"]),
+        case("unknown platform", with("build:\n  platforms: [linux/amd64, linux/arm]\n"), &["berth.yaml:6:28: error: build.platforms[1]: \"linux/arm\" is not a supported platform"]),
+        case("duplicate platform", with("build:\n  platforms:\n    - linux/arm64\n    - linux/arm64\n"), &["berth.yaml:8:7: error: build.platforms[1]: duplicate platform \"linux/arm64\""]),
+        case("empty platforms", with("build:\n  platforms: []\n"), &["berth.yaml:6:14: error: build.platforms: the list is empty"]),
+        case("platforms not a list", with("build:\n  platforms: linux/arm64\n"), &["berth.yaml:6:14: error: build.platforms: expected a list, found the string \"linux/arm64\""]),
         case(
             "unknown restart policy",
             with("systemd:\n  restart: never\n"),

@@ -38,11 +38,17 @@ impl GenerateOptions {
         }
     }
 
-    /// The targets to render, in output order.
+    /// The targets to render, in output order: `--only`, else [`Target::DEFAULT`].
     pub fn targets(&self) -> Vec<Target> {
         Target::ALL
             .into_iter()
-            .filter(|t| self.only.is_empty() || self.only.contains(t))
+            .filter(|t| {
+                if self.only.is_empty() {
+                    Target::DEFAULT.contains(t)
+                } else {
+                    self.only.contains(t)
+                }
+            })
             .collect()
     }
 }
@@ -443,6 +449,12 @@ fn next_steps(
                 steps.push(format!(
                     "sudo systemctl daemon-reload && sudo systemctl enable --now {}",
                     install.unit_name
+                ));
+            }
+            Target::Ci => {
+                steps.push(format!(
+                    "mkdir -p .github/workflows && cp {} .github/workflows/",
+                    at(&paths::workflow(spec))
                 ));
             }
         }

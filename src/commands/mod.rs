@@ -12,6 +12,7 @@ pub use crate::error::Error as CommandError;
 pub type CommandResult = Result<(), CommandError>;
 
 pub mod apply;
+pub mod build;
 pub mod generate;
 pub mod init;
 pub mod schema;

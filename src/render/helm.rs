@@ -118,7 +118,7 @@ fn chart_yaml(spec: &Spec) -> String {
     );
     s.push_str("# everything berth.yaml describes. Regenerate with `berth generate`.\n");
     s.push_str("apiVersion: v2\n");
-    let _ = writeln!(s, "name: {}", scalar_str(&spec.name));
+    let _ = writeln!(s, "name: {}", yaml::scalar(&spec.name));
     let _ = writeln!(s, "description: {}", yaml::double_quoted(&description));
     s.push_str("type: application\n");
     s.push_str(
@@ -1099,143 +1099,11 @@ fn write_fields(fields: &[Field], indent: usize, out: &mut String) {
         }
         match &f.node {
             Node::Group(children) => {
-                let _ = writeln!(out, "{pad}{}:", f.key);
+                let _ = writeln!(out, "{pad}{}:", yaml::key(f.key));
                 write_fields(children, indent + 2, out);
             }
-            Node::Leaf { value, .. } => write_entry(&scalar_str(f.key), value, indent, out),
+            Node::Leaf { value, .. } => yaml::write_mapping_entry(out, f.key, value, indent),
         }
-    }
-}
-
-/// Writes `key: value` at `indent`, as a block node when the value is a non-empty collection or
-/// a multi-line string.
-fn write_entry(key: &str, value: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match value {
-        Value::Object(m) if !m.is_empty() => {
-            let _ = writeln!(out, "{pad}{key}:");
-            for (k, v) in m {
-                write_entry(&scalar_str(k), v, indent + 2, out);
-            }
-        }
-        Value::Array(items) if !items.is_empty() => {
-            let _ = writeln!(out, "{pad}{key}:");
-            for item in items {
-                write_item(item, indent + 2, out);
-            }
-        }
-        Value::String(s) if block_ok(s) => {
-            let _ = writeln!(out, "{pad}{key}: |{}", chomping(s));
-            write_block(s, indent + 2, out);
-        }
-        _ => {
-            let _ = writeln!(out, "{pad}{key}: {}", flow(value));
-        }
-    }
-}
-
-/// Writes one `- item` of a block sequence at `indent`.
-fn write_item(item: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match item {
-        Value::Object(m) if !m.is_empty() => {
-            let mut inner = String::new();
-            for (k, v) in m {
-                write_entry(&scalar_str(k), v, indent + 2, &mut inner);
-            }
-            // The first key goes on the dash line.
-            let _ = write!(out, "{pad}- {}", &inner[indent + 2..]);
-        }
-        Value::Array(items) if !items.is_empty() => {
-            let mut inner = String::new();
-            for i in items {
-                write_item(i, indent + 2, &mut inner);
-            }
-            let _ = write!(out, "{pad}- {}", &inner[indent + 2..]);
-        }
-        Value::String(s) if block_ok(s) => {
-            let _ = writeln!(out, "{pad}- |{}", chomping(s));
-            write_block(s, indent + 2, out);
-        }
-        _ => {
-            let _ = writeln!(out, "{pad}- {}", flow(item));
-        }
-    }
-}
-
-/// A value on one line: a scalar, `[]` or `{}`.
-fn flow(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => scalar_str(s),
-        Value::Array(a) if a.is_empty() => "[]".into(),
-        Value::Object(m) if m.is_empty() => "{}".into(),
-        // Not reached by write_entry / write_item; JSON is valid YAML.
-        other => other.to_string(),
-    }
-}
-
-/// A string as a plain scalar when that cannot be misread (as a number, bool, null, key or
-/// comment, in YAML 1.1 or 1.2), otherwise double-quoted.
-fn scalar_str(s: &str) -> String {
-    const RESERVED: [&str; 12] = [
-        "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "nan", "inf",
-    ];
-    let first_ok = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '/');
-    let chars_ok = s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "._/-@%+:".contains(c));
-    if first_ok
-        && chars_ok
-        && !s.ends_with(':')
-        && !RESERVED.contains(&s.to_ascii_lowercase().as_str())
-    {
-        s.to_owned()
-    } else {
-        yaml::double_quoted(s)
-    }
-}
-
-/// A multi-line string that reads back exactly from a literal block scalar `|`.
-fn block_ok(s: &str) -> bool {
-    let body = s.trim_end_matches('\n');
-    s.contains('\n')
-        && !body.is_empty()
-        && !body.starts_with([' ', '\n'])
-        && s.chars()
-            .all(|c| c == '\n' || (yaml::is_printable(c) && c != '\u{85}'))
-        && body.lines().all(|l| !l.ends_with(' '))
-}
-
-/// The chomping indicator of `s` as a literal block: strip (`-`), clip (none) or keep (`+`).
-fn chomping(s: &str) -> &'static str {
-    let trailing = s.len() - s.trim_end_matches('\n').len();
-    match trailing {
-        0 => "-",
-        1 => "",
-        _ => "+",
-    }
-}
-
-fn write_block(s: &str, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    let body = s.trim_end_matches('\n');
-    for line in body.split('\n') {
-        if line.is_empty() {
-            out.push('\n');
-        } else {
-            let _ = writeln!(out, "{pad}{line}");
-        }
-    }
-    // Keep chomping: the extra trailing newlines are empty lines.
-    let trailing = s.len() - body.len();
-    for _ in 1..trailing {
-        out.push('\n');
     }
 }
 

@@ -381,7 +381,114 @@ pub struct Build {
     pub base: BaseImage,
     /// Cargo features to enable.
     pub features: Vec<String>,
+    /// Platforms the image is built for, in the order written, without duplicates; never empty
+    /// (default `[linux/amd64]`).
+    pub platforms: Vec<Platform>,
 }
+
+/// A platform of `build.platforms`: an OS/architecture pair as Docker and OCI spell it
+/// (`linux/arm64`). Every fact about a platform (Rust target, C cross compiler, Debian
+/// architecture) is defined here once; the Dockerfile, `berth build` and the CI workflow read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Platform {
+    /// `linux/amd64` (x86-64).
+    #[serde(rename = "linux/amd64")]
+    LinuxAmd64,
+    /// `linux/arm64` (AArch64: Graviton, Ampere, Raspberry Pi 4/5 with a 64-bit OS).
+    #[serde(rename = "linux/arm64")]
+    LinuxArm64,
+}
+
+impl Platform {
+    /// Every supported platform, in a fixed order.
+    pub const ALL: [Platform; 2] = [Platform::LinuxAmd64, Platform::LinuxArm64];
+
+    /// `os/arch`, as `docker build --platform` and OCI image indexes write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "linux/amd64",
+            Platform::LinuxArm64 => "linux/arm64",
+        }
+    }
+
+    /// The platform named `os/arch`.
+    pub fn parse(s: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The OCI `os` (also Docker's `TARGETOS`).
+    pub fn os(self) -> &'static str {
+        "linux"
+    }
+
+    /// The OCI `architecture` (also Docker's `TARGETARCH` and Debian's architecture name).
+    pub fn arch(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "amd64",
+            Platform::LinuxArm64 => "arm64",
+        }
+    }
+
+    /// The Rust target triple of a glibc binary for this platform.
+    pub fn rust_target(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "x86_64-unknown-linux-gnu",
+            Platform::LinuxArm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
+    /// The GNU triple prefixing the platform's C compiler (`<triple>-gcc`): the linker Cargo
+    /// uses for [`Platform::rust_target`], natively and when cross-compiling.
+    pub fn gnu_triple(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "x86_64-linux-gnu",
+            Platform::LinuxArm64 => "aarch64-linux-gnu",
+        }
+    }
+
+    /// Debian packages that cross-compile and link for this platform from another one.
+    pub fn debian_cross_packages(self) -> [&'static str; 2] {
+        match self {
+            Platform::LinuxAmd64 => ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
+            Platform::LinuxArm64 => ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+        }
+    }
+
+    /// What [`crate::image::describe_elf`] says of a binary built for this platform.
+    pub fn elf_description(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "ELF 64-bit LSB x86-64",
+            Platform::LinuxArm64 => "ELF 64-bit LSB AArch64",
+        }
+    }
+
+    /// The platform of the machine berth runs on, when it is a supported one.
+    pub fn host() -> Option<Platform> {
+        match (std::env::consts::OS, std::env::consts::ARCH) {
+            ("linux", "x86_64") => Some(Platform::LinuxAmd64),
+            ("linux", "aarch64") => Some(Platform::LinuxArm64),
+            _ => None,
+        }
+    }
+
+    /// The variable naming Cargo's linker for [`Platform::rust_target`], e.g.
+    /// `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER`.
+    pub fn cargo_linker_env(self) -> String {
+        format!(
+            "CARGO_TARGET_{}_LINKER",
+            self.rust_target().to_ascii_uppercase().replace('-', "_")
+        )
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Default `build.platforms`.
+pub const DEFAULT_PLATFORMS: [Platform; 1] = [Platform::LinuxAmd64];
 
 /// Default `build.rustVersion`.
 pub const DEFAULT_RUST_VERSION: &str = "1.95";

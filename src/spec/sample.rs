@@ -109,6 +109,7 @@ pub fn sample(workload: WorkloadKind) -> Spec {
             package: "echo-daemon".into(),
             bin: "echo-daemon".into(),
             rust_version: DEFAULT_RUST_VERSION.into(),
+            platforms: DEFAULT_PLATFORMS.to_vec(),
             base: BaseImage::Distroless,
             features: vec![],
         },

@@ -248,7 +248,15 @@ pub fn schema() -> Value {
                     "anyOf": [{"type": "string", "pattern": RUST_VERSION}, {"type": "number"}]
                 },
                 "base": {"enum": ["distroless", "debian-slim", "scratch"], "default": "distroless"},
-                "features": {"type": "array", "uniqueItems": true, "items": {"type": "string", "pattern": FEATURE}}
+                "features": {"type": "array", "uniqueItems": true, "items": {"type": "string", "pattern": FEATURE}},
+                "platforms": {
+                    "type": "array",
+                    "description": "Platforms the image is built for (os/arch)",
+                    "minItems": 1,
+                    "uniqueItems": true,
+                    "default": super::model::DEFAULT_PLATFORMS.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                    "items": {"enum": super::model::Platform::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()}
+                }
             })),
             "systemd": object("The systemd unit.", json!({
                 "user": string(UNIX_USER, "User=; empty means DynamicUser=yes"),

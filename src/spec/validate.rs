@@ -1869,12 +1869,20 @@ fn resolve_build(cx: &mut Cx<'_>, node: Option<&Node>, name: Option<&str>) -> Bu
         rust_version: DEFAULT_RUST_VERSION.to_owned(),
         base: BaseImage::Distroless,
         features: Vec::new(),
+        platforms: DEFAULT_PLATFORMS.to_vec(),
     };
     let f = node.and_then(|n| {
         cx.fields(
             n,
             "build",
-            &["package", "bin", "rustVersion", "base", "features"],
+            &[
+                "package",
+                "bin",
+                "rustVersion",
+                "base",
+                "features",
+                "platforms",
+            ],
         )
     });
     let cargo_expected = "a Cargo name: letters, digits, '-' and '_', starting with a letter";
@@ -1951,11 +1959,73 @@ fn resolve_build(cx: &mut Cx<'_>, node: Option<&Node>, name: Option<&str>) -> Bu
                 }
             }
         }
+        if let Some(n) = f.get("platforms") {
+            resolve_platforms(cx, n, &mut out.platforms);
+        }
     }
     if out.bin.is_empty() {
         out.bin = out.package.clone();
     }
     out
+}
+
+/// `build.platforms`: known `os/arch` names, each once, at least one. Leaves `out` at its
+/// default when the list is unusable.
+fn resolve_platforms(cx: &mut Cx<'_>, node: &Node, out: &mut Vec<Platform>) {
+    let known: Vec<&'static str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+    let expected = format!("platforms among {}", known.join(", "));
+    let Some(items) = cx.seq(node, "build.platforms", &expected) else {
+        return;
+    };
+    if items.is_empty() {
+        cx.err(
+            node.pos,
+            "build.platforms: the list is empty",
+            &expected,
+            Some("leave build.platforms out for the default [linux/amd64]".into()),
+        );
+        return;
+    }
+    let mut platforms = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let p = format!("build.platforms[{i}]");
+        let Some(v) = cx.string(item, &p, &expected) else {
+            ok = false;
+            continue;
+        };
+        match Platform::parse(&v) {
+            Some(platform) if platforms.contains(&platform) => {
+                ok = false;
+                cx.err(
+                    item.pos,
+                    format!("{p}: duplicate platform \"{v}\""),
+                    "each platform once",
+                    None,
+                );
+            }
+            Some(platform) => platforms.push(platform),
+            None => {
+                ok = false;
+                let hint = match v.as_str() {
+                    "linux/arm64/v8" | "linux/aarch64" => Some("write linux/arm64".to_owned()),
+                    "linux/x86_64" | "linux/x86-64" => Some("write linux/amd64".to_owned()),
+                    _ => cx
+                        .suggest(&v, &known)
+                        .map(|s| format!("did you mean '{s}'?")),
+                };
+                cx.err(
+                    item.pos,
+                    format!("{p}: \"{v}\" is not a supported platform"),
+                    &expected,
+                    hint,
+                );
+            }
+        }
+    }
+    if ok {
+        *out = platforms;
+    }
 }
 
 fn resolve_systemd(cx: &mut Cx<'_>, node: Option<&Node>) -> Systemd {

@@ -5,7 +5,7 @@
 #
 #   bash tests/e2e/generator-faults.sh     # as root (it mounts a tmpfs; always unmounted)
 #
-# kill -9 at every step and concurrent runs are tested by `cargo test --test generate_faults`.
+# kill -9 at every step and concurrent runs are tested by `cargo test -p berth --test tests generate_faults::`.
 # Prints PASS/FAIL per case and `N passed, N failed`; exits 1 on a failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -239,3 +239,12 @@ pub fn find_tool(
     eprintln!("SKIPPED: {message}; set BERTH_REQUIRE_TOOLS=1 to fail instead");
     None
 }
+
+/// Snapshot files keep the names they had when each test file was its own binary
+/// (`golden__generated@...`, `cli_help__help_...`): the tests name them in full, and this
+/// guard stops insta from prepending the module path (`tests::golden`) for the current scope.
+pub fn snapshot_names_without_module() -> insta::internals::SettingsBindDropGuard {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind_to_scope()
+}

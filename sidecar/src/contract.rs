@@ -242,11 +242,15 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         };
         let mut value = whole.checked_mul(unit_ns).ok_or_else(|| err("too large"))?;
         if !frac.is_empty() {
-            let digits = frac.len().min(30) as u32;
+            // 18 digits are finer than a nanosecond of an hour, and keep the product below
+            // u128::MAX (30 digits times an hour's nanoseconds overflowed).
+            let digits = frac.len().min(18) as u32;
             let frac_val: u128 = frac[..digits as usize]
                 .parse()
                 .map_err(|_| err("bad fraction"))?;
-            value += frac_val * unit_ns / 10u128.pow(digits);
+            value = value
+                .checked_add(frac_val * unit_ns / 10u128.pow(digits))
+                .ok_or_else(|| err("too large"))?;
         }
         total = total.checked_add(value).ok_or_else(|| err("too large"))?;
         if total > u64::MAX as u128 {

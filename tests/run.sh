@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of berth: unit, CLI and golden tests, the validation of generated files
-# with the real tools, drift of the committed examples, and the Docker and systemd
-# end-to-end suites. It first installs the tools the suites need (idempotent).
+# with the real tools, drift of the committed examples, and the Docker, systemd, Kubernetes
+# (kwok) and real-node (kubelet) end-to-end suites. It first installs the tools the suites need (idempotent).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -38,5 +38,8 @@ bash tests/e2e/systemd.sh
 
 phase "Kubernetes end-to-end"
 bash tests/e2e/k8s.sh
+
+phase "real-node end-to-end (kubelet)"
+bash tests/e2e/kubelet.sh
 
 phase "all suites passed"

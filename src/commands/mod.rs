@@ -41,6 +41,7 @@ impl std::error::Error for CommandError {}
 pub type CommandResult = Result<(), CommandError>;
 
 pub mod apply;
+pub mod debug;
 pub mod generate;
 pub mod init;
 pub mod schema;

@@ -7,7 +7,8 @@
 #
 # Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin). Go caches live under
 # /var/cache/berth-e2e/go so a second run is fast. A binary is skipped when its stamp file
-# records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings)
+# records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings);
+# tests/e2e/k8s/build.sh --print-bin prints the binaries' directory.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.32.13}
@@ -29,6 +30,12 @@ NICE=(nice -n "${BUILD_NICE:-19}")
 # "node" (kubelet and kube-proxy) and "coredns", for tests/e2e/kubelet.sh, only when named.
 BUILD_ONLY=${BUILD_ONLY:-kwok etcd kubernetes}
 want() { [[ " $BUILD_ONLY " == *" $1 "* ]]; }
+
+# `build.sh --print-bin`: where the binaries of this version go (for the suites), nothing built.
+if [[ ${1:-} == --print-bin ]]; then
+  echo "$BIN"
+  exit 0
+fi
 
 command -v go >/dev/null || { echo "build.sh: go not found on PATH" >&2; exit 1; }
 command -v jq >/dev/null || { echo "build.sh: jq not found on PATH" >&2; exit 1; }

@@ -320,6 +320,8 @@ node_up() {
 node_down() {
   [ "$NODE_STARTED" = 1 ] || return 0
   NODE_STARTED=0
+  # Best effort, every step: a step that finds nothing to undo must not end the teardown.
+  set +e +o pipefail
   local n ns f p
   # Let the kubelet stop the pods itself (CNI teardown, volume unmounts), bounded.
   if node_alive kubelet && node_alive kube-apiserver; then
@@ -402,6 +404,7 @@ node_down() {
 # node_leftovers: prints whatever node_down could not undo (empty when the host is clean).
 node_leftovers() {
   local h tbl ch k v
+  set +e +o pipefail
   ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && echo "bridge $NODE_BRIDGE"
   ip route show "$SERVICE_CIDR" 2>/dev/null | grep -q . && echo "route $SERVICE_CIDR"
   for h in /sys/fs/cgroup/*/; do [ -d "$h${NODE_CGROUP_ROOT#/}" ] && echo "cgroup $h${NODE_CGROUP_ROOT#/}"; done

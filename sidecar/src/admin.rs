@@ -17,7 +17,20 @@ use tower::ServiceExt;
 
 use crate::check::CheckKind;
 use crate::contract;
-use crate::sidecar::Shared;
+use crate::health::{Health, Line};
+use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
+
+/// What the admin server reads: health for the probes, the lifecycle for the phase, the
+/// metrics registry. It changes none of them.
+pub(crate) struct Admin {
+    pub health: Arc<Health>,
+    pub lifecycle: Arc<Lifecycle>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub metrics: Arc<Metrics>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub metrics_enabled: bool,
+}
 
 /// Probes may not dawdle over their headers.
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -27,24 +40,24 @@ pub(crate) const MAX_BUF: usize = 8 * 1024;
 /// Slow clients cannot hold a slot for long: the header-read timeout closes them.
 pub(crate) const MAX_CONNECTIONS: usize = 1024;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route(contract::PATH_LIVEZ, get(livez))
         .route(contract::PATH_READYZ, get(readyz))
         .route(contract::PATH_STARTUPZ, get(startupz))
         .route(contract::PATH_METRICS, get(metrics))
-        .with_state(shared)
+        .with_state(admin)
 }
 
-async fn livez(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+async fn livez(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
     probe(&s, CheckKind::Liveness, &uri)
 }
 
-async fn readyz(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+async fn readyz(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
     probe(&s, CheckKind::Readiness, &uri)
 }
 
-async fn startupz(State(s): State<Arc<Shared>>, uri: Uri) -> Response<Body> {
+async fn startupz(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
     probe(&s, CheckKind::Startup, &uri)
 }
 
@@ -56,7 +69,7 @@ fn verbose(uri: &Uri) -> bool {
 }
 
 /// kube-apiserver style: `ok`, or the failing lines; `?verbose` lists every check.
-pub(crate) fn render(lines: &[crate::sidecar::Line], name: &str, verbose: bool) -> (bool, String) {
+pub(crate) fn render(lines: &[Line], name: &str, verbose: bool) -> (bool, String) {
     let ok = lines.iter().all(|l| l.result.is_ok());
     if ok && !verbose {
         return (true, "ok".to_owned());
@@ -81,13 +94,13 @@ pub(crate) fn render(lines: &[crate::sidecar::Line], name: &str, verbose: bool) 
     (ok, body)
 }
 
-fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
+fn probe(admin: &Admin, kind: CheckKind, uri: &Uri) -> Response<Body> {
     let verbose = verbose(uri);
-    let (ok, body) = if !verbose && shared.passes(kind) {
+    let (ok, body) = if !verbose && admin.health.passes(kind) {
         (true, Body::from("ok"))
     } else {
         let name = kind.path().trim_start_matches('/');
-        let (ok, text) = render(&shared.report(kind), name, verbose);
+        let (ok, text) = render(&admin.health.report(kind), name, verbose);
         (ok, Body::from(text))
     };
     let mut res = Response::new(body);
@@ -104,7 +117,7 @@ fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(
         PHASE_HEADER,
-        HeaderValue::from_static(shared.phase().as_str()),
+        HeaderValue::from_static(admin.lifecycle.phase().as_str()),
     );
     res
 }
@@ -113,7 +126,7 @@ fn probe(shared: &Shared, kind: CheckKind, uri: &Uri) -> Response<Body> {
 pub(crate) const PHASE_HEADER: &str = "x-berth-phase";
 
 #[cfg(feature = "metrics")]
-async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<Body> {
+async fn metrics(State(s): State<Arc<Admin>>, req: Request<Body>) -> Response<Body> {
     if !s.metrics_enabled {
         return not_found();
     }
@@ -122,7 +135,13 @@ async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<B
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/openmetrics-text"));
-    let mut res = Response::new(Body::from(s.metrics.encode()));
+    let now = crate::metrics::Snapshot {
+        phase: s.lifecycle.phase(),
+        ready: s.health.passes(CheckKind::Readiness),
+        in_flight: s.lifecycle.in_flight(),
+        last_drain: s.lifecycle.last_drain(),
+    };
+    let mut res = Response::new(Body::from(s.metrics.encode(&now)));
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(if openmetrics {
@@ -135,7 +154,7 @@ async fn metrics(State(s): State<Arc<Shared>>, req: Request<Body>) -> Response<B
 }
 
 #[cfg(not(feature = "metrics"))]
-async fn metrics(State(_): State<Arc<Shared>>, _req: Request<Body>) -> Response<Body> {
+async fn metrics(State(_): State<Arc<Admin>>, _req: Request<Body>) -> Response<Body> {
     not_found()
 }
 
@@ -147,10 +166,10 @@ fn not_found() -> Response<Body> {
 
 /// Accept loop of the admin server; runs until [`Sidecar::run`](crate::Sidecar::run)
 /// returns — it outlives the drain so probes are answered to the very end.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let app = router(shared.clone());
+pub(crate) async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+    let stopped = admin.lifecycle.stopped_token().clone();
+    let app = router(admin);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let stopped = shared.stopped.clone();
     loop {
         let (stream, _) = tokio::select! {
             _ = stopped.cancelled() => return,
@@ -224,7 +243,7 @@ mod tests {
             .start()
             .await
             .unwrap();
-        let app = router(sidecar.handle().shared.clone());
+        let app = router(sidecar.handle().admin_state());
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(call(&app, "/livez").await, (StatusCode::OK, "ok".into()));
         let res = app

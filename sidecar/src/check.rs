@@ -1,17 +1,13 @@
-//! Named health checks, run in the background with cached results.
+//! Named health checks: what a daemon registers. Running them and caching their results is
+//! the health module's job.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{Instant, MissedTickBehavior};
-use tokio_util::sync::CancellationToken;
-
-use crate::sidecar::Shared;
-
-type CheckFn =
+pub(crate) type CheckFn =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 /// Which probe endpoint(s) a check feeds.
@@ -274,104 +270,6 @@ impl Check {
     }
 }
 
-/// The cached state of one registered check.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Status {
-    /// Number of completed runs.
-    pub runs: u64,
-    /// Whether any run succeeded yet.
-    pub ever_passed: bool,
-    pub consecutive_failures: u32,
-    /// Reason of the last failed run.
-    pub last_error: Option<String>,
-}
-
-pub(crate) struct Registered {
-    pub name: String,
-    pub kinds: Vec<CheckKind>,
-    pub threshold: u32,
-    pub status: Mutex<Status>,
-}
-
-/// Verdict of one check for one endpoint.
-pub(crate) enum Verdict {
-    Ok,
-    Failed(String),
-}
-
-impl Registered {
-    pub fn new(check: &Check) -> Registered {
-        Registered {
-            name: check.name.clone(),
-            kinds: check.kinds.clone(),
-            threshold: check.effective_threshold(),
-            status: Mutex::new(Status::default()),
-        }
-    }
-
-    pub fn has(&self, kind: CheckKind) -> bool {
-        self.kinds.contains(&kind)
-    }
-
-    pub fn status(&self) -> Status {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The verdict for `kind`. A check that has not run yet fails readiness and start-up but
-    /// not liveness (a pending liveness check must not get the process restarted).
-    pub fn verdict(&self, kind: CheckKind) -> Verdict {
-        let s = self.status();
-        if kind == CheckKind::Startup {
-            return if s.ever_passed {
-                Verdict::Ok
-            } else {
-                Verdict::Failed(s.last_error.unwrap_or_else(|| "not run yet".to_owned()))
-            };
-        }
-        if s.runs == 0 {
-            return if kind == CheckKind::Liveness {
-                Verdict::Ok
-            } else {
-                Verdict::Failed("not run yet".to_owned())
-            };
-        }
-        if !s.ever_passed || s.consecutive_failures >= self.threshold {
-            Verdict::Failed(s.last_error.unwrap_or_else(|| "failed".to_owned()))
-        } else {
-            Verdict::Ok
-        }
-    }
-
-    /// Allocation-free form of `matches!(self.verdict(kind), Verdict::Ok)`.
-    pub fn ok(&self, kind: CheckKind) -> bool {
-        let s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        match kind {
-            CheckKind::Startup => s.ever_passed,
-            _ if s.runs == 0 => kind == CheckKind::Liveness,
-            _ => s.ever_passed && s.consecutive_failures < self.threshold,
-        }
-    }
-
-    fn record(&self, result: &Result<(), String>) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        s.runs += 1;
-        match result {
-            Ok(()) => {
-                s.ever_passed = true;
-                s.consecutive_failures = 0;
-                s.last_error = None;
-            }
-            Err(e) => {
-                s.consecutive_failures = s.consecutive_failures.saturating_add(1);
-                s.last_error = Some(e.clone());
-            }
-        }
-    }
-}
-
 /// Runs one check once: timeout and panics count as failures.
 pub(crate) async fn run_once(run: &CheckFn, timeout: Duration) -> Result<(), String> {
     let task = tokio::spawn((run)());
@@ -400,52 +298,5 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_owned()
-    }
-}
-
-/// The background loop of one check; ends when `stop` fires, or after the first success of
-/// a start-up-only check.
-pub(crate) async fn run_loop(
-    shared: Arc<Shared>,
-    index: usize,
-    run: CheckFn,
-    timeout: Duration,
-    interval: Duration,
-    stop: CancellationToken,
-) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let only_startup = shared.checks[index]
-        .kinds
-        .iter()
-        .all(|k| *k == CheckKind::Startup);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let started = Instant::now();
-        let result = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = run_once(&run, timeout) => r,
-        };
-        let elapsed = started.elapsed();
-        let entry = &shared.checks[index];
-        let before = entry.status();
-        entry.record(&result);
-        shared.metrics.check_result(entry, result.is_ok(), elapsed);
-        match &result {
-            Ok(()) if before.consecutive_failures > 0 || before.runs == 0 => {
-                tracing::info!(check = %entry.name, "check passed");
-            }
-            Err(e) if before.consecutive_failures == 0 => {
-                tracing::warn!(check = %entry.name, error = %e, "check failed");
-            }
-            _ => {}
-        }
-        shared.on_check_change();
-        if only_startup && result.is_ok() {
-            return;
-        }
     }
 }

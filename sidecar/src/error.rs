@@ -1,4 +1,5 @@
-//! Start-up errors.
+//! Start-up errors. Each message carries its cause (the operating system's reason), so
+//! printing the error alone says everything; none has a separate `source()` to print twice.
 
 use std::io;
 
@@ -27,31 +28,38 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// The admin server could not bind its address (port in use, no permission, ...).
-    #[error("cannot bind the admin server to {addr}")]
+    /// The admin server could not bind its address (port in use, no permission, ...). The
+    /// message carries the operating system's reason.
+    #[error("cannot bind the admin server to {addr}: {error}")]
     Bind {
         /// The address that could not be bound.
         addr: String,
         /// The operating system's error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
+    },
+    /// The application's listener could not bind its address ([`bind`](crate::bind)). The
+    /// message carries the operating system's reason.
+    #[error("cannot bind the application listener to {addr}: {error}")]
+    Listen {
+        /// The address that could not be bound.
+        addr: String,
+        /// The operating system's error.
+        error: io::Error,
     },
     /// A signal handler could not be installed.
-    #[error("cannot install the {signal} handler")]
+    #[error("cannot install the {signal} handler: {error}")]
     Signal {
         /// The signal name, e.g. `SIGTERM`.
         signal: &'static str,
         /// The operating system's error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// The configuration file's directory could not be watched.
-    #[error("cannot watch the configuration file {path}")]
+    #[error("cannot watch the configuration file {path}: {error}")]
     Watch {
         /// The watched path.
         path: String,
         /// The watcher's error.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }

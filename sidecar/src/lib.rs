@@ -7,32 +7,35 @@
 //! excludes dependencies.
 //!
 //! ```no_run
-//! use berth_sidecar::{Check, Sidecar};
-//! use std::process::ExitCode;
+//! use berth_sidecar::Check;
 //!
-//! #[tokio::main]
-//! async fn main() -> ExitCode {
-//!     berth_sidecar::probe::run_if_requested(); // `<bin> --berth-probe readyz`
-//!     berth_sidecar::logging::init();
-//!     let sidecar = match berth_sidecar::Builder::from_env() {
-//!         Ok(builder) => builder,
-//!         Err(err) => {
-//!             eprintln!("{err}");
-//!             return ExitCode::from(2);
-//!         }
-//!     }
-//!     .check(Check::readiness("db", || async { Ok::<(), String>(()) }))
-//!     .start()
-//!     .await
-//!     .expect("admin server");
-//!     let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
-//!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await.unwrap();
-//!     sidecar.serve(listener, app);
-//!     sidecar.mark_ready();
-//!     sidecar.run().await.into()
+//! fn main() -> std::process::ExitCode {
+//!     // Probe mode (`<bin> --berth-probe readyz`), logging, the BERTH_* environment (exit 2
+//!     // when malformed), the runtime and the exit code (0 / 124 / 130 / 143) are run's job.
+//!     berth_sidecar::run(|builder| async move {
+//!         let sidecar = builder
+//!             .check(Check::readiness("db", || async { Ok::<(), String>(()) }))
+//!             .start()
+//!             .await?; // binds the admin port: exit 1 with the OS reason if it cannot
+//!         let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" }));
+//!         sidecar.serve(berth_sidecar::bind("0.0.0.0:8080").await?, app);
+//!         sidecar.mark_ready();
+//!         Ok(sidecar) // run waits for SIGTERM, the pre-stop delay and the drain
+//!     })
 //! }
 //! ```
 //!
+//! A daemon that owns its runtime uses [`run_async`], or the parts: [`probe::run_if_requested`],
+//! [`logging::init`], [`Builder::from_env`], [`Builder::start`], [`Sidecar::run`].
+//!
+//! # Inside
+//!
+//! The crate is split by concern, and the dependencies point one way: the facade
+//! ([`Builder`], [`Sidecar`], [`Handle`]) wires the *lifecycle* (phase, stop requests,
+//! drain deadline, tracked work), *health* (start-up latches, checks, reports), the servers
+//! (admin port, application) and the *drivers* — Unix signals, systemd — which only follow
+//! the lifecycle's phases and make its control calls (stop, forced stop, reload).
+
 //! # Cargo features
 //!
 //! | feature | default | adds | dependency cost |
@@ -54,9 +57,15 @@ mod admin;
 #[cfg(feature = "runtime")]
 mod check;
 #[cfg(feature = "runtime")]
+mod entry;
+#[cfg(feature = "runtime")]
 mod error;
 #[cfg(feature = "runtime")]
 mod exit;
+#[cfg(feature = "runtime")]
+mod health;
+#[cfg(feature = "runtime")]
+mod lifecycle;
 #[cfg(feature = "runtime")]
 pub mod logging;
 #[cfg(feature = "runtime")]
@@ -70,6 +79,8 @@ mod serve;
 #[cfg(feature = "runtime")]
 mod sidecar;
 #[cfg(feature = "runtime")]
+mod signals;
+#[cfg(feature = "runtime")]
 mod state;
 #[cfg(feature = "systemd")]
 pub mod systemd;
@@ -77,8 +88,10 @@ pub mod systemd;
 #[cfg(feature = "runtime")]
 pub use crate::{
     check::{Check, CheckKind},
+    entry::{BoxError, UsageError, run, run_async},
     error::Error,
     exit::{EXIT_DRAIN_TIMEOUT, Exit, Signal},
+    serve::bind,
     sidecar::{Builder, DrainGuard, Handle, Sidecar, StartupLatch},
     state::Phase,
 };

@@ -1,7 +1,22 @@
 //! Lifecycle metrics (Prometheus); a no-op when the `metrics` feature is off.
+//!
+//! A leaf: events (check runs, panics, reloads) are counted by whoever sees them; the state
+//! gauges (phase, readiness, requests in flight, last drain) are read from the lifecycle and
+//! the health state when `/metrics` is scraped ([`Snapshot`]), so nothing pushes into them.
 
-#[cfg(not(feature = "metrics"))]
-use {crate::check::Registered, crate::state::Phase, std::time::Duration};
+use std::time::Duration;
+
+use crate::state::Phase;
+
+/// The state gauges, read at scrape time.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct Snapshot {
+    pub phase: Phase,
+    pub ready: bool,
+    pub in_flight: usize,
+    pub last_drain: Option<Duration>,
+}
 
 #[cfg(feature = "metrics")]
 mod imp {
@@ -15,10 +30,20 @@ mod imp {
     use prometheus_client::registry::Registry;
     use std::sync::atomic::AtomicU64;
 
-    use crate::check::Registered;
+    use super::Snapshot;
     use crate::state::Phase;
 
     type Labels = Vec<(&'static str, String)>;
+
+    /// The labels of one health check's series, built once.
+    #[derive(Debug, Clone)]
+    pub(crate) struct CheckLabels(Labels);
+
+    impl CheckLabels {
+        pub fn new(name: &str, kinds: &str) -> CheckLabels {
+            CheckLabels(vec![("check", name.to_owned()), ("kind", kinds.to_owned())])
+        }
+    }
 
     fn check_histogram() -> Histogram {
         // 1 ms .. ~4 s
@@ -40,7 +65,7 @@ mod imp {
     }
 
     impl Metrics {
-        pub fn new(checks: &[Registered]) -> Metrics {
+        pub fn new(checks: &[&CheckLabels]) -> Metrics {
             let m = Metrics {
                 registry: Mutex::new(Registry::default()),
                 ready: Gauge::default(),
@@ -55,9 +80,8 @@ mod imp {
                 reloads: Family::default(),
             };
             for c in checks {
-                let l = labels(c);
-                m.check_up.get_or_create(&l).set(0);
-                let _ = m.check_failures.get_or_create(&l);
+                m.check_up.get_or_create(&c.0).set(0);
+                let _ = m.check_failures.get_or_create(&c.0);
             }
             for result in ["success", "failure"] {
                 let _ = m
@@ -120,7 +144,14 @@ mod imp {
             self.registry.lock().unwrap_or_else(|e| e.into_inner())
         }
 
-        pub fn encode(&self) -> String {
+        pub fn encode(&self, now: &Snapshot) -> String {
+            self.phase(now.phase);
+            self.ready.set(i64::from(now.ready));
+            self.inflight
+                .set(i64::try_from(now.in_flight).unwrap_or(i64::MAX));
+            if let Some(d) = now.last_drain {
+                self.drain_seconds.set(d.as_secs_f64());
+            }
             let mut out = String::new();
             let registry = self.registry();
             // Writing into a String cannot fail.
@@ -128,7 +159,7 @@ mod imp {
             out
         }
 
-        pub fn phase(&self, phase: Phase) {
+        fn phase(&self, phase: Phase) {
             for p in Phase::ALL {
                 self.phase
                     .get_or_create(&vec![("phase", p.as_str().to_owned())])
@@ -136,31 +167,15 @@ mod imp {
             }
         }
 
-        pub fn ready(&self, ready: bool) {
-            self.ready.set(i64::from(ready));
-        }
-
-        pub fn inflight_inc(&self) {
-            self.inflight.inc();
-        }
-
-        pub fn inflight_dec(&self) {
-            self.inflight.dec();
-        }
-
-        pub fn check_result(&self, check: &Registered, ok: bool, elapsed: Duration) {
-            let l = labels(check);
-            self.check_up.get_or_create(&l).set(i64::from(ok));
+        pub fn check_result(&self, check: &CheckLabels, ok: bool, elapsed: Duration) {
+            let l = &check.0;
+            self.check_up.get_or_create(l).set(i64::from(ok));
             if !ok {
-                self.check_failures.get_or_create(&l).inc();
+                self.check_failures.get_or_create(l).inc();
             }
             self.check_duration
-                .get_or_create(&l)
+                .get_or_create(l)
                 .observe(elapsed.as_secs_f64());
-        }
-
-        pub fn drain_duration(&self, d: Duration) {
-            self.drain_seconds.set(d.as_secs_f64());
         }
 
         pub fn handler_panic(&self) {
@@ -179,31 +194,33 @@ mod imp {
                 .inc();
         }
     }
-
-    fn labels(check: &Registered) -> Labels {
-        let kinds: Vec<&str> = check.kinds.iter().map(|k| k.as_str()).collect();
-        vec![("check", check.name.clone()), ("kind", kinds.join(","))]
-    }
 }
 
 #[cfg(feature = "metrics")]
-pub(crate) use imp::Metrics;
+pub(crate) use imp::{CheckLabels, Metrics};
 
 /// Stand-in when the `metrics` feature is off: every method does nothing.
 #[cfg(not(feature = "metrics"))]
 pub(crate) struct Metrics;
 
+/// Stand-in when the `metrics` feature is off.
+#[cfg(not(feature = "metrics"))]
+#[derive(Debug, Clone)]
+pub(crate) struct CheckLabels;
+
+#[cfg(not(feature = "metrics"))]
+impl CheckLabels {
+    pub fn new(_: &str, _: &str) -> CheckLabels {
+        CheckLabels
+    }
+}
+
 #[cfg(not(feature = "metrics"))]
 impl Metrics {
-    pub fn new(_: &[Registered]) -> Metrics {
+    pub fn new(_: &[&CheckLabels]) -> Metrics {
         Metrics
     }
-    pub fn phase(&self, _: Phase) {}
-    pub fn ready(&self, _: bool) {}
-    pub fn inflight_inc(&self) {}
-    pub fn inflight_dec(&self) {}
-    pub fn check_result(&self, _: &Registered, _: bool, _: Duration) {}
-    pub fn drain_duration(&self, _: Duration) {}
+    pub fn check_result(&self, _: &CheckLabels, _: bool, _: Duration) {}
     pub fn handler_panic(&self) {}
     pub fn task_panic(&self) {}
     #[allow(dead_code)]

@@ -11,7 +11,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::Error;
-use crate::sidecar::Shared;
+use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 
 pub(crate) type ReloadHook =
     Arc<dyn Fn(Reload) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
@@ -85,49 +86,37 @@ fn fingerprint(path: Option<&Path>) -> Option<u64> {
     Some(h.finish())
 }
 
+/// Starts the reload loop: [`Lifecycle::request_reload`] (SIGHUP, a service manager) and
+/// changes of the file's content call `hook`, one run at a time.
 pub(crate) fn start(
-    shared: Arc<Shared>,
+    lifecycle: Arc<Lifecycle>,
+    metrics: Arc<Metrics>,
     hook: ReloadHook,
     path: Option<PathBuf>,
     debounce: Duration,
-    signals: bool,
 ) -> Result<(), Error> {
     let (tx, mut rx) = mpsc::unbounded_channel::<ReloadTrigger>();
-    if signals {
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .map_err(|source| Error::Signal {
-                signal: "SIGHUP",
-                source,
-            })?;
+    {
         let tx = tx.clone();
-        let stopped = shared.stopped.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stopped.cancelled() => return,
-                    got = hup.recv() => {
-                        if got.is_none() || tx.send(ReloadTrigger::Signal).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
+        lifecycle.set_reload(move || {
+            let _ = tx.send(ReloadTrigger::Signal);
         });
     }
     let watcher = match &path {
-        Some(path) => Some(watch(path, tx.clone()).map_err(|source| Error::Watch {
+        Some(path) => Some(watch(path, tx.clone()).map_err(|error| Error::Watch {
             path: path.display().to_string(),
-            source,
+            error,
         })?),
         None => None,
     };
     drop(tx);
+    let stopped = lifecycle.stopped_token().clone();
     tokio::spawn(async move {
         let _watcher = watcher; // dropped (unwatched) when the loop ends
         let mut last = fingerprint(path.as_deref());
         loop {
             let mut trigger = tokio::select! {
-                _ = shared.stopped.cancelled() => return,
+                _ = stopped.cancelled() => return,
                 t = rx.recv() => match t { Some(t) => t, None => return },
             };
             if trigger == ReloadTrigger::FileChanged {
@@ -164,11 +153,11 @@ pub(crate) fn start(
             match result {
                 Ok(()) => {
                     tracing::info!("configuration reloaded");
-                    shared.metrics.reload(true);
+                    metrics.reload(true);
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "configuration reload failed; keeping the old configuration");
-                    shared.metrics.reload(false);
+                    metrics.reload(false);
                 }
             }
         }

@@ -18,31 +18,15 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::sidecar::Shared;
-
-/// Decrements the in-flight count when the response body is done (or dropped).
-struct InFlight(Arc<Shared>);
-
-impl InFlight {
-    fn new(shared: Arc<Shared>) -> InFlight {
-        shared.inflight.fetch_add(1, Ordering::Relaxed);
-        shared.metrics.inflight_inc();
-        InFlight(shared)
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.inflight.fetch_sub(1, Ordering::Relaxed);
-        self.0.metrics.inflight_dec();
-    }
-}
+use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 
 /// The hyper service around the application's router.
 #[derive(Clone)]
 pub(crate) struct AppService {
     router: Router,
-    shared: Arc<Shared>,
+    lifecycle: Arc<Lifecycle>,
+    metrics: Arc<Metrics>,
     /// Requests received on this connection.
     served: Arc<AtomicUsize>,
 }
@@ -58,10 +42,10 @@ where
 
     fn call(&self, req: Request<B>) -> Self::Future {
         self.served.fetch_add(1, Ordering::Relaxed);
-        let guard = InFlight::new(self.shared.clone());
+        let guard = self.lifecycle.request_started();
         let http1 = req.version() < Version::HTTP_2;
         let router = self.router.clone();
-        let shared = self.shared.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             let handled = AssertUnwindSafe(async move { router.oneshot(req.map(Body::new)).await })
                 .catch_unwind()
@@ -72,13 +56,13 @@ where
                 Err(payload) => {
                     let msg = crate::check::panic_message(&*payload);
                     tracing::error!(panic = %msg, "request handler panicked; answering 500");
-                    shared.metrics.handler_panic();
+                    metrics.handler_panic();
                     let mut res = Response::new(Body::from("internal server error\n"));
                     *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                     res
                 }
             };
-            if http1 && shared.draining.is_cancelled() {
+            if http1 && guard.lifecycle().draining_token().is_cancelled() {
                 res.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
@@ -92,6 +76,26 @@ where
     }
 }
 
+/// Binds the application's listener; unlike a bare `TcpListener::bind`, the error names the
+/// address as well as the operating system's reason.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), berth_sidecar::Error> {
+/// let listener = berth_sidecar::bind("0.0.0.0:8080").await?;
+/// # drop(listener); Ok(()) }
+/// ```
+pub async fn bind<A>(addr: A) -> Result<TcpListener, crate::Error>
+where
+    A: tokio::net::ToSocketAddrs + std::fmt::Display,
+{
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|error| crate::Error::Listen {
+            addr: addr.to_string(),
+            error,
+        })
+}
+
 /// How long a connection that has not sent its first request yet may still send it after
 /// the listener closed. Closing it at once would break a client whose request was already on
 /// its way (it connected just before the listener closed).
@@ -101,14 +105,20 @@ pub(crate) const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(250);
 /// the kernel's backlog, closes the listener (new connections are refused), then closes every
 /// connection gracefully — HTTP/1 after its current response, HTTP/2 with GOAWAY. The drain
 /// (the `servers` tracker) waits for the connections; its deadline is the lifecycle's.
-pub(crate) async fn serve(listener: TcpListener, router: Router, shared: Arc<Shared>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    lifecycle: Arc<Lifecycle>,
+    metrics: Arc<Metrics>,
+) {
+    let shutdown = lifecycle.shutdown_token().clone();
     let builder = auto::Builder::new(TokioExecutor::new());
     let local = listener.local_addr().ok();
     tracing::info!(addr = ?local, "serving application");
     loop {
         let stream = tokio::select! {
             biased;
-            _ = shared.shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(err) => {
@@ -119,7 +129,7 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shared: Arc<Sha
                 }
             },
         };
-        spawn_connection(&builder, stream, &router, &shared);
+        spawn_connection(&builder, stream, &router, &lifecycle, &metrics);
     }
     // Connections the kernel completed before the close are served, not reset.
     let mut backlog = 0usize;
@@ -131,7 +141,7 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shared: Arc<Sha
                 }
                 if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
                     backlog += 1;
-                    spawn_connection(&builder, stream, &router, &shared);
+                    spawn_connection(&builder, stream, &router, &lifecycle, &metrics);
                 }
             }
             drop(std_listener);
@@ -145,21 +155,23 @@ fn spawn_connection(
     builder: &auto::Builder<TokioExecutor>,
     stream: tokio::net::TcpStream,
     router: &Router,
-    shared: &Arc<Shared>,
+    lifecycle: &Arc<Lifecycle>,
+    metrics: &Arc<Metrics>,
 ) {
     let _ = stream.set_nodelay(true);
     let served = Arc::new(AtomicUsize::new(0));
     let service = AppService {
         router: router.clone(),
-        shared: shared.clone(),
+        lifecycle: lifecycle.clone(),
+        metrics: metrics.clone(),
         served: served.clone(),
     };
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), service)
         .into_owned();
-    let shutdown = shared.shutdown.clone();
-    let stopped = shared.stopped.clone();
-    shared.servers.spawn(async move {
+    let shutdown = lifecycle.shutdown_token().clone();
+    let stopped = lifecycle.stopped_token().clone();
+    lifecycle.servers().spawn(async move {
         tokio::pin!(conn);
         tokio::select! {
             biased;

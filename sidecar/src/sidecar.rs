@@ -1,264 +1,35 @@
-//! The builder, the running sidecar, its handle and the lifecycle driver.
+//! The facade: [`Builder`] configures, [`Sidecar`] runs, [`Handle`] is what the daemon keeps.
+//!
+//! The work is done elsewhere: `lifecycle` (phase, stop requests, drain), `health` (latches,
+//! checks, reports), the servers (`admin`, `serve`) and the drivers (`signals`, `systemd`,
+//! `reload`). This module wires them together and owns none of their state.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::Error;
-use crate::check::{Check, CheckKind, Registered, Verdict};
+use crate::admin::Admin;
+use crate::check::{Check, CheckKind};
 use crate::contract::{self, Settings};
-use crate::exit::{Exit, Signal};
+use crate::exit::Exit;
+use crate::health::Health;
+use crate::lifecycle::{Lifecycle, StopBudget};
 use crate::metrics::Metrics;
+use crate::signals::Signals;
 use crate::state::Phase;
 
-/// State shared by the handle, the admin server, the check loops and the lifecycle driver.
-pub(crate) struct Shared {
-    pub pre_stop_delay: Duration,
-    pub drain_timeout: Duration,
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    pub metrics_enabled: bool,
-    pub phase: watch::Sender<Phase>,
-    /// Unreleased start-up latches (the `mark_ready` latch included).
-    pub latches: AtomicUsize,
-    pub main_latch: AtomicBool,
-    pub startup_done: AtomicBool,
-    pub checks: Vec<Registered>,
-    /// Programmatic shutdown request ([`Handle::shutdown`]).
-    pub requested: CancellationToken,
-    /// Fires on the first signal: readiness fails, `Connection: close` is sent.
-    pub draining: CancellationToken,
-    /// Fires after the pre-stop delay: listeners stop, tasks must finish.
-    pub shutdown: CancellationToken,
-    /// Fires when [`Sidecar::run`] returns: everything left is cancelled.
-    pub stopped: CancellationToken,
-    pub tasks: TaskTracker,
-    pub servers: TaskTracker,
-    pub inflight: AtomicUsize,
-    pub fail_liveness_on_task_panic: bool,
-    pub task_panic: Mutex<Option<String>>,
-    pub metrics: Metrics,
-    #[cfg(feature = "systemd")]
-    pub notifier: Option<crate::systemd::Notifier>,
-}
-
-/// One line of a probe report: name and verdict.
-pub(crate) struct Line {
-    pub name: String,
-    pub result: Result<(), String>,
-}
-
-impl Shared {
-    pub fn phase(&self) -> Phase {
-        *self.phase.borrow()
-    }
-
-    fn set_phase(&self, next: Phase) -> bool {
-        let changed = self.phase.send_if_modified(|p| {
-            if *p < next {
-                *p = next;
-                true
-            } else {
-                false
-            }
-        });
-        if changed {
-            tracing::info!(phase = next.as_str(), "lifecycle phase changed");
-            self.metrics.phase(next);
-            self.notify_status();
-            self.update_ready_metric();
-        }
-        changed
-    }
-
-    /// The report behind `/livez`, `/readyz` and `/startupz`.
-    pub fn report(&self, kind: CheckKind) -> Vec<Line> {
-        let mut lines = Vec::new();
-        let phase = self.phase();
-        match kind {
-            CheckKind::Liveness => {
-                lines.push(Line {
-                    name: "ping".to_owned(),
-                    result: Ok(()),
-                });
-                if self.fail_liveness_on_task_panic {
-                    let panic = self.task_panic.lock().unwrap_or_else(|e| e.into_inner());
-                    lines.push(Line {
-                        name: "tasks".to_owned(),
-                        result: match &*panic {
-                            None => Ok(()),
-                            Some(msg) => Err(msg.clone()),
-                        },
-                    });
-                }
-            }
-            CheckKind::Readiness => {
-                lines.push(Line {
-                    name: "startup".to_owned(),
-                    result: if self.startup_complete() {
-                        Ok(())
-                    } else {
-                        Err("start-up not complete".to_owned())
-                    },
-                });
-                lines.push(Line {
-                    name: "shutdown".to_owned(),
-                    result: if phase >= Phase::Draining {
-                        Err("draining".to_owned())
-                    } else {
-                        Ok(())
-                    },
-                });
-            }
-            CheckKind::Startup => {
-                let pending = self.latches.load(Ordering::SeqCst);
-                lines.push(Line {
-                    name: "latches".to_owned(),
-                    result: if self.startup_complete() || pending == 0 {
-                        Ok(())
-                    } else if self.main_latch.load(Ordering::SeqCst) && pending == 1 {
-                        Err("mark_ready() not called yet".to_owned())
-                    } else {
-                        Err(format!("{pending} start-up latch(es) held"))
-                    },
-                });
-            }
-        }
-        for check in self.checks.iter().filter(|c| c.has(kind)) {
-            let result = if kind == CheckKind::Startup && self.startup_complete() {
-                Ok(())
-            } else {
-                match check.verdict(kind) {
-                    Verdict::Ok => Ok(()),
-                    Verdict::Failed(reason) => Err(reason),
-                }
-            };
-            lines.push(Line {
-                name: check.name.clone(),
-                result,
-            });
-        }
-        lines
-    }
-
-    /// Whether every line of [`Shared::report`] passes, without building the report (the
-    /// probe fast path).
-    pub fn passes(&self, kind: CheckKind) -> bool {
-        let started = self.startup_complete();
-        let builtin = match kind {
-            CheckKind::Liveness => {
-                !self.fail_liveness_on_task_panic
-                    || self
-                        .task_panic
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .is_none()
-            }
-            CheckKind::Readiness => started && self.phase() < Phase::Draining,
-            CheckKind::Startup => started || self.latches.load(Ordering::SeqCst) == 0,
-        };
-        builtin
-            && self
-                .checks
-                .iter()
-                .filter(|c| c.has(kind))
-                .all(|c| (kind == CheckKind::Startup && started) || c.ok(kind))
-    }
-
-    pub fn startup_complete(&self) -> bool {
-        self.startup_done.load(Ordering::SeqCst)
-    }
-
-    /// Completes start-up once every latch is released and every start-up check passed.
-    pub fn try_complete_startup(&self) {
-        if self.startup_done.load(Ordering::SeqCst) || self.latches.load(Ordering::SeqCst) > 0 {
-            return;
-        }
-        let all_passed = self
-            .checks
-            .iter()
-            .filter(|c| c.has(CheckKind::Startup))
-            .all(|c| c.status().ever_passed);
-        if !all_passed {
-            return;
-        }
-        if self.startup_done.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        tracing::info!("start-up complete");
-        #[cfg(feature = "systemd")]
-        if let Some(n) = &self.notifier
-            && self.phase() == Phase::Starting
-        {
-            n.notify("READY=1");
-        }
-        self.set_phase(Phase::Ready);
-    }
-
-    pub fn on_check_change(&self) {
-        self.try_complete_startup();
-        self.update_ready_metric();
-    }
-
-    fn update_ready_metric(&self) {
-        self.metrics.ready(self.passes(CheckKind::Readiness));
-    }
-
-    pub fn notify_status(&self) {
-        #[cfg(feature = "systemd")]
-        if let Some(n) = &self.notifier {
-            let phase = self.phase();
-            let status = match phase {
-                Phase::Draining => format!(
-                    "STATUS=draining: {} request(s) in flight, {} task(s)",
-                    self.inflight.load(Ordering::Relaxed),
-                    self.tasks.len()
-                ),
-                other => format!("STATUS={other}"),
-            };
-            n.notify(&status);
-        }
-    }
-
-    pub fn release_latch(&self) {
-        if self.latches.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.try_complete_startup();
-            self.update_ready_metric();
-        }
-    }
-
-    fn begin_draining(&self) {
-        if self.draining.is_cancelled() {
-            return;
-        }
-        self.draining.cancel();
-        #[cfg(feature = "systemd")]
-        if let Some(n) = &self.notifier {
-            n.notify("STOPPING=1");
-        }
-        self.set_phase(Phase::Draining);
-    }
-
-    pub fn record_task_panic(&self, name: &str, message: String) {
-        tracing::error!(task = name, panic = %message, "tracked task panicked");
-        self.metrics.task_panic();
-        if self.fail_liveness_on_task_panic {
-            let mut slot = self.task_panic.lock().unwrap_or_else(|e| e.into_inner());
-            slot.get_or_insert_with(|| format!("task {name} panicked: {message}"));
-        }
-    }
-}
+/// A lifecycle driver attached with `Builder::driver`: called once while the sidecar starts,
+/// inside the runtime, with the lifecycle it drives.
+pub(crate) type Driver = Box<dyn FnOnce(Arc<Lifecycle>) + Send>;
 
 #[cfg(feature = "reload")]
 type ReloadHook = crate::reload::ReloadHook;
@@ -298,6 +69,7 @@ pub struct Builder {
     reload: Option<ReloadHook>,
     #[cfg_attr(not(feature = "reload"), allow(dead_code))]
     reload_debounce: Duration,
+    drivers: Vec<Driver>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -358,6 +130,7 @@ impl Builder {
             signals: true,
             reload: None,
             reload_debounce: Duration::from_millis(200),
+            drivers: Vec::new(),
         }
     }
 
@@ -415,6 +188,17 @@ impl Builder {
     pub fn config_file(mut self, path: impl Into<PathBuf>) -> Builder {
         self.config_file = Some(path.into());
         self
+    }
+
+    /// The configuration file: [`Builder::config_file`], else `BERTH_CONFIG_FILE` — the one
+    /// the reload hook gets and the sidecar watches, so the daemon reads the same file.
+    ///
+    /// ```
+    /// let b = berth_sidecar::Sidecar::builder().config_file("/etc/echo/config.yaml");
+    /// assert_eq!(b.config_path(), Some(std::path::Path::new("/etc/echo/config.yaml")));
+    /// ```
+    pub fn config_path(&self) -> Option<&std::path::Path> {
+        self.config_file.as_deref()
     }
 
     /// Registers a health check.
@@ -526,90 +310,100 @@ impl Builder {
         let admin_listener =
             TcpListener::bind(self.admin_addr.as_str())
                 .await
-                .map_err(|source| Error::Bind {
+                .map_err(|error| Error::Bind {
                     addr: self.admin_addr.clone(),
-                    source,
+                    error,
                 })?;
-        let admin_addr = admin_listener.local_addr().map_err(|source| Error::Bind {
+        let admin_addr = admin_listener.local_addr().map_err(|error| Error::Bind {
             addr: self.admin_addr.clone(),
-            source,
+            error,
         })?;
+        #[cfg(feature = "reload")]
+        let reloads = self.reload.is_some();
+        #[cfg(not(feature = "reload"))]
+        let reloads = false;
         let signals = if self.signals {
-            Some(Signals::install()?)
+            Some(Signals::install(reloads)?)
         } else {
             None
         };
 
-        let registered: Vec<Registered> = self.checks.iter().map(Registered::new).collect();
-        let metrics = Metrics::new(&registered);
-        let (phase, _) = watch::channel(Phase::Starting);
-        let shared = Arc::new(Shared {
+        let lifecycle = Arc::new(Lifecycle::new(StopBudget {
             pre_stop_delay: self.pre_stop_delay,
             drain_timeout: self.drain_timeout,
-            metrics_enabled: self.metrics,
-            phase,
-            latches: AtomicUsize::new(usize::from(!self.auto_ready)),
-            main_latch: AtomicBool::new(!self.auto_ready),
-            startup_done: AtomicBool::new(false),
-            checks: registered,
-            requested: CancellationToken::new(),
-            draining: CancellationToken::new(),
-            shutdown: CancellationToken::new(),
-            stopped: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            servers: TaskTracker::new(),
-            inflight: AtomicUsize::new(0),
-            fail_liveness_on_task_panic: self.fail_liveness_on_task_panic,
-            task_panic: Mutex::new(None),
-            metrics,
-            #[cfg(feature = "systemd")]
-            notifier: crate::systemd::Notifier::from_env(),
-        });
-        shared.metrics.phase(Phase::Starting);
+        }));
+        let health = Arc::new(Health::new(
+            lifecycle.clone(),
+            &self.checks,
+            self.auto_ready,
+            self.fail_liveness_on_task_panic,
+        ));
+        let metrics = Arc::new(Metrics::new(&health.check_labels()));
 
         #[cfg(feature = "reload")]
         if let Some(hook) = self.reload {
             crate::reload::start(
-                shared.clone(),
+                lifecycle.clone(),
+                metrics.clone(),
                 hook,
                 self.config_file.clone(),
                 self.reload_debounce,
-                self.signals,
             )?;
         }
         #[cfg(not(feature = "reload"))]
         let _ = &self.config_file;
 
-        for (index, check) in self.checks.into_iter().enumerate() {
-            let interval = check.effective_interval();
-            tokio::spawn(crate::check::run_loop(
-                shared.clone(),
-                index,
-                check.run,
-                check.timeout,
-                interval,
-                shared.stopped.clone(),
-            ));
+        health.start_checks(self.checks, metrics.clone());
+        let admin = Arc::new(Admin {
+            health: health.clone(),
+            lifecycle: lifecycle.clone(),
+            metrics: metrics.clone(),
+            metrics_enabled: self.metrics,
+        });
+        tokio::spawn(crate::admin::serve(admin_listener, admin.clone()));
+        if let Some(signals) = signals {
+            lifecycle.spawn_driver(signals.drive(lifecycle.clone()));
         }
-        tokio::spawn(crate::admin::serve(admin_listener, shared.clone()));
         #[cfg(feature = "systemd")]
-        crate::systemd::start_watchdog(shared.clone());
+        if let Some(notifier) = crate::systemd::Notifier::from_env() {
+            crate::systemd::start(notifier, lifecycle.clone(), health.clone());
+        }
+        for driver in self.drivers {
+            driver(lifecycle.clone());
+        }
 
         tracing::info!(
             admin = %admin_addr,
-            pre_stop_delay = %contract::format_duration(shared.pre_stop_delay),
-            drain_timeout = %contract::format_duration(shared.drain_timeout),
+            pre_stop_delay = %contract::format_duration(self.pre_stop_delay),
+            drain_timeout = %contract::format_duration(self.drain_timeout),
             "sidecar started"
         );
-        shared.notify_status();
-        shared.try_complete_startup();
-        shared.update_ready_metric();
+        health.try_complete_startup();
 
-        let lifecycle = tokio::spawn(lifecycle(shared.clone(), signals));
+        let run = tokio::spawn(lifecycle.clone().run());
         Ok(Sidecar {
-            handle: Handle { shared, admin_addr },
-            lifecycle,
+            handle: Handle {
+                inner: Arc::new(Inner {
+                    lifecycle,
+                    health,
+                    metrics,
+                    admin,
+                    admin_addr,
+                }),
+            },
+            lifecycle: run,
         })
+    }
+
+    /// Attaches a lifecycle driver (e.g. a service manager's control handler); see
+    /// `lifecycle` for the API it gets.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn driver(
+        mut self,
+        driver: impl FnOnce(Arc<Lifecycle>) + Send + 'static,
+    ) -> Builder {
+        self.drivers.push(Box::new(driver));
+        self
     }
 }
 
@@ -636,7 +430,7 @@ pub struct Sidecar {
 impl std::fmt::Debug for Sidecar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sidecar")
-            .field("admin_addr", &self.handle.admin_addr)
+            .field("admin_addr", &self.handle.inner.admin_addr)
             .field("phase", &self.handle.state())
             .finish_non_exhaustive()
     }
@@ -676,18 +470,17 @@ impl Sidecar {
     /// # }
     /// ```
     pub async fn run(self) -> Exit {
-        let shared = self.handle.shared.clone();
+        let lifecycle = self.handle.inner.lifecycle.clone();
         let exit = match self.lifecycle.await {
             Ok(exit) => exit,
             Err(_) => Exit::DrainTimeout,
         };
-        shared.set_phase(Phase::Stopped);
         match exit {
             Exit::Clean => tracing::info!(code = exit.code(), "drained cleanly; exiting"),
             Exit::DrainTimeout => tracing::warn!(
                 code = exit.code(),
-                in_flight = shared.inflight.load(Ordering::Relaxed),
-                tasks = shared.tasks.len(),
+                in_flight = lifecycle.in_flight(),
+                tasks = lifecycle.task_count(),
                 "drain timeout expired; cancelling what is left and exiting"
             ),
             Exit::Aborted(signal) => tracing::warn!(
@@ -696,7 +489,7 @@ impl Sidecar {
                 "second signal; exiting at once"
             ),
         }
-        shared.stopped.cancel();
+        lifecycle.finish(exit).await;
         exit
     }
 }
@@ -720,14 +513,24 @@ impl std::ops::Deref for Sidecar {
 /// ```
 #[derive(Clone)]
 pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
+    inner: Arc<Inner>,
+}
+
+/// What a handle reaches: the parts, each behind its own `Arc`.
+struct Inner {
+    lifecycle: Arc<Lifecycle>,
+    health: Arc<Health>,
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    metrics: Arc<Metrics>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    admin: Arc<Admin>,
     admin_addr: SocketAddr,
 }
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle")
-            .field("admin_addr", &self.admin_addr)
+            .field("admin_addr", &self.inner.admin_addr)
             .field("phase", &self.state())
             .finish_non_exhaustive()
     }
@@ -742,7 +545,19 @@ impl Handle {
     /// # }
     /// ```
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin_addr
+        self.inner.admin_addr
+    }
+
+    /// The admin server's state (tests call its router directly).
+    #[cfg(test)]
+    pub(crate) fn admin_state(&self) -> Arc<Admin> {
+        self.inner.admin.clone()
+    }
+
+    /// The health state (tests inspect reports and checks).
+    #[cfg(test)]
+    pub(crate) fn health(&self) -> &Arc<Health> {
+        &self.inner.health
     }
 
     /// Releases the daemon's own start-up latch. Start-up completes — `/startupz` 200,
@@ -756,9 +571,7 @@ impl Handle {
     /// # }
     /// ```
     pub fn mark_ready(&self) {
-        if self.shared.main_latch.swap(false, Ordering::SeqCst) {
-            self.shared.release_latch();
-        }
+        self.inner.health.mark_ready();
     }
 
     /// An extra start-up latch: start-up waits until it is released (or dropped). Taken
@@ -774,12 +587,9 @@ impl Handle {
     /// # }
     /// ```
     pub fn startup_latch(&self) -> StartupLatch {
-        if self.shared.startup_done.load(Ordering::SeqCst) {
-            return StartupLatch { shared: None };
-        }
-        self.shared.latches.fetch_add(1, Ordering::SeqCst);
+        let held = self.inner.health.take_latch();
         StartupLatch {
-            shared: Some(self.shared.clone()),
+            health: held.then(|| self.inner.health.clone()),
         }
     }
 
@@ -791,7 +601,7 @@ impl Handle {
     /// # }
     /// ```
     pub fn state(&self) -> Phase {
-        self.shared.phase()
+        self.inner.lifecycle.phase()
     }
 
     /// A receiver that sees every phase change.
@@ -805,7 +615,7 @@ impl Handle {
     /// # }
     /// ```
     pub fn state_changes(&self) -> watch::Receiver<Phase> {
-        self.shared.phase.subscribe()
+        self.inner.lifecycle.subscribe()
     }
 
     /// Whether `/readyz` would answer 200 right now.
@@ -814,7 +624,7 @@ impl Handle {
     /// # fn demo(h: berth_sidecar::Handle) { let _ = h.is_ready(); }
     /// ```
     pub fn is_ready(&self) -> bool {
-        self.shared.passes(CheckKind::Readiness)
+        self.inner.health.passes(CheckKind::Readiness)
     }
 
     /// Whether `/livez` would answer 200 right now.
@@ -823,7 +633,7 @@ impl Handle {
     /// # fn demo(h: berth_sidecar::Handle) { let _ = h.is_live(); }
     /// ```
     pub fn is_live(&self) -> bool {
-        self.shared.passes(CheckKind::Liveness)
+        self.inner.health.passes(CheckKind::Liveness)
     }
 
     /// The shutdown token: cancelled when the pre-stop delay is over and work must finish.
@@ -839,7 +649,7 @@ impl Handle {
     /// # }
     /// ```
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shared.shutdown.clone()
+        self.inner.lifecycle.shutdown_token().clone()
     }
 
     /// Cancelled at the first signal, before the pre-stop delay (readiness already fails).
@@ -850,7 +660,7 @@ impl Handle {
     /// # }
     /// ```
     pub fn draining_token(&self) -> CancellationToken {
-        self.shared.draining.clone()
+        self.inner.lifecycle.draining_token().clone()
     }
 
     /// Resolves when the shutdown token fires: the main loop of a non-HTTP daemon.
@@ -867,7 +677,11 @@ impl Handle {
     /// # }
     /// ```
     pub fn shutdown_requested(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.shared.shutdown.clone().cancelled_owned()
+        self.inner
+            .lifecycle
+            .shutdown_token()
+            .clone()
+            .cancelled_owned()
     }
 
     /// Starts the shutdown sequence as a first signal would (pre-stop delay, then drain).
@@ -876,7 +690,10 @@ impl Handle {
     /// # fn demo(h: berth_sidecar::Handle) { h.shutdown(); }
     /// ```
     pub fn shutdown(&self) {
-        self.shared.requested.cancel();
+        if !self.inner.lifecycle.stop_requested() {
+            tracing::info!("shutdown requested; draining");
+        }
+        self.inner.lifecycle.request_stop();
     }
 
     /// Spawns a tracked background task. `task` receives the shutdown token and should
@@ -903,20 +720,24 @@ impl Handle {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let name = name.into();
-        let fut = task(self.shared.shutdown.clone());
-        let shared = self.shared.clone();
+        let lifecycle = &self.inner.lifecycle;
+        let fut = task(lifecycle.shutdown_token().clone());
+        let stopped = lifecycle.stopped_token().clone();
+        let health = self.inner.health.clone();
+        let metrics = self.inner.metrics.clone();
         let mut inner = tokio::spawn(fut);
-        self.shared.tasks.spawn(async move {
+        lifecycle.tasks().spawn(async move {
             tokio::select! {
                 result = &mut inner => {
                     if let Err(err) = result
                         && err.is_panic()
                     {
                         let msg = crate::check::panic_message(&*err.into_panic());
-                        shared.record_task_panic(&name, msg);
+                        metrics.task_panic();
+                        health.record_task_panic(&name, msg);
                     }
                 }
-                _ = shared.stopped.cancelled() => inner.abort(),
+                _ = stopped.cancelled() => inner.abort(),
             }
         });
     }
@@ -937,7 +758,7 @@ impl Handle {
     /// ```
     pub fn drain_guard(&self) -> DrainGuard {
         DrainGuard {
-            _token: self.shared.tasks.token(),
+            _token: self.inner.lifecycle.tasks().token(),
         }
     }
 
@@ -955,10 +776,13 @@ impl Handle {
     /// # }
     /// ```
     pub fn serve(&self, listener: TcpListener, router: axum::Router) {
-        let shared = self.shared.clone();
-        self.shared
-            .servers
-            .spawn(crate::serve::serve(listener, router, shared));
+        let lifecycle = self.inner.lifecycle.clone();
+        lifecycle.servers().spawn(crate::serve::serve(
+            listener,
+            router,
+            lifecycle.clone(),
+            self.inner.metrics.clone(),
+        ));
     }
 
     /// Ends `stream` when the shutdown token fires, so an SSE response (or any long-lived
@@ -976,7 +800,13 @@ impl Handle {
         stream: S,
     ) -> impl Stream<Item = S::Item> + Send + 'static {
         use futures_util::StreamExt;
-        stream.take_until(self.shared.shutdown.clone().cancelled_owned())
+        stream.take_until(
+            self.inner
+                .lifecycle
+                .shutdown_token()
+                .clone()
+                .cancelled_owned(),
+        )
     }
 
     /// Requests currently being served by [`Handle::serve`].
@@ -985,7 +815,7 @@ impl Handle {
     /// # fn demo(h: berth_sidecar::Handle) { println!("{}", h.in_flight()); }
     /// ```
     pub fn in_flight(&self) -> usize {
-        self.shared.inflight.load(Ordering::Relaxed)
+        self.inner.lifecycle.in_flight()
     }
 
     /// The Prometheus registry served on `/metrics`; register the daemon's own metrics here.
@@ -1003,7 +833,7 @@ impl Handle {
     pub fn metrics_registry(
         &self,
     ) -> std::sync::MutexGuard<'_, prometheus_client::registry::Registry> {
-        self.shared.metrics.registry()
+        self.inner.metrics.registry()
     }
 }
 
@@ -1031,13 +861,13 @@ pub struct DrainGuard {
 /// ```
 #[must_use = "start-up completes when the latch is released or dropped"]
 pub struct StartupLatch {
-    shared: Option<Arc<Shared>>,
+    health: Option<Arc<Health>>,
 }
 
 impl std::fmt::Debug for StartupLatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StartupLatch")
-            .field("held", &self.shared.is_some())
+            .field("held", &self.health.is_some())
             .finish()
     }
 }
@@ -1049,117 +879,25 @@ impl StartupLatch {
     /// # fn demo(h: berth_sidecar::Handle) { h.startup_latch().release(); }
     /// ```
     pub fn release(mut self) {
-        if let Some(shared) = self.shared.take() {
-            shared.release_latch();
+        if let Some(health) = self.health.take() {
+            health.release_latch();
         }
     }
 }
 
 impl Drop for StartupLatch {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            shared.release_latch();
+        if let Some(health) = self.health.take() {
+            health.release_latch();
         }
     }
-}
-
-/// The installed SIGTERM / SIGINT streams.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> Result<Signals, Error> {
-        let term = signal(SignalKind::terminate()).map_err(|source| Error::Signal {
-            signal: "SIGTERM",
-            source,
-        })?;
-        let int = signal(SignalKind::interrupt()).map_err(|source| Error::Signal {
-            signal: "SIGINT",
-            source,
-        })?;
-        Ok(Signals { term, int })
-    }
-
-    async fn recv(signals: &mut Option<Signals>) -> Signal {
-        match signals {
-            Some(s) => tokio::select! {
-                _ = s.term.recv() => Signal::Term,
-                _ = s.int.recv() => Signal::Int,
-            },
-            None => std::future::pending().await,
-        }
-    }
-}
-
-/// First signal → drain; second signal → abort.
-async fn lifecycle(shared: Arc<Shared>, mut signals: Option<Signals>) -> Exit {
-    tokio::select! {
-        signal = Signals::recv(&mut signals) => {
-            tracing::info!(signal = signal.name(), "shutdown signal received; draining");
-        }
-        _ = shared.requested.cancelled() => {
-            tracing::info!("shutdown requested; draining");
-        }
-    }
-    let drain = drain(shared.clone());
-    tokio::pin!(drain);
-    tokio::select! {
-        exit = &mut drain => exit,
-        signal = Signals::recv(&mut signals) => Exit::Aborted(signal),
-    }
-}
-
-/// The drain sequence after the first signal.
-pub(crate) async fn drain(shared: Arc<Shared>) -> Exit {
-    shared.begin_draining();
-    tokio::time::sleep(shared.pre_stop_delay).await;
-    let started = Instant::now();
-    shared.shutdown.cancel();
-    shared.tasks.close();
-    shared.servers.close();
-    tracing::info!(
-        in_flight = shared.inflight.load(Ordering::Relaxed),
-        tasks = shared.tasks.len(),
-        drain_timeout = %contract::format_duration(shared.drain_timeout),
-        "pre-stop delay over; listeners closed, draining"
-    );
-    let deadline = started + shared.drain_timeout;
-    let wait = async {
-        shared.servers.wait().await;
-        shared.tasks.wait().await;
-    };
-    let exit = tokio::select! {
-        _ = wait => Exit::Clean,
-        _ = tokio::time::sleep_until(deadline) => Exit::DrainTimeout,
-        _ = extend_timeout(&shared, deadline) => Exit::DrainTimeout,
-    };
-    shared.metrics.drain_duration(started.elapsed());
-    exit
-}
-
-/// While the drain runs, keeps systemd's stop timeout ahead of the drain deadline and the
-/// `STATUS=` line current. Never returns.
-async fn extend_timeout(shared: &Shared, deadline: Instant) {
-    #[cfg(feature = "systemd")]
-    if let Some(n) = &shared.notifier {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let extend = left + Duration::from_secs(5);
-            n.notify(&format!("EXTEND_TIMEOUT_USEC={}", extend.as_micros()));
-            shared.notify_status();
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
-    }
-    let _ = (shared, deadline);
-    std::future::pending::<()>().await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU32;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use tokio::time::Instant;
 
     fn builder() -> Builder {
         Sidecar::builder()
@@ -1253,7 +991,7 @@ mod tests {
         h.mark_ready();
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert_eq!(h.state(), Phase::Starting);
-        let report = h.shared.report(CheckKind::Startup);
+        let report = h.health().report(CheckKind::Startup);
         assert!(
             report
                 .iter()
@@ -1270,7 +1008,7 @@ mod tests {
         latch.release();
         assert_eq!(h.state(), Phase::Ready);
         assert!(h.is_ready());
-        assert!(h.shared.passes(CheckKind::Startup));
+        assert!(h.health().passes(CheckKind::Startup));
     }
 
     #[tokio::test(start_paused = true)]
@@ -1337,7 +1075,7 @@ mod tests {
         assert!(h.is_live(), "a liveness check that has not run yet passes");
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_millis(249)).await;
-        let slow = &h.shared.checks[0];
+        let slow = &h.health().checks()[0];
         assert_eq!(slow.status().runs, 0, "timed out before its timeout");
         tokio::time::sleep(Duration::from_millis(2)).await;
         assert_eq!(slow.status().runs, 1);
@@ -1347,7 +1085,7 @@ mod tests {
         );
         assert!(t0.elapsed() < Duration::from_millis(260));
         assert!(!h.is_ready());
-        let lines = h.shared.report(CheckKind::Liveness);
+        let lines = h.health().report(CheckKind::Liveness);
         let boom = lines.iter().find(|l| l.name == "boom").unwrap();
         assert_eq!(boom.result, Err("panicked: kaboom".to_owned()));
         assert!(!h.is_live());
@@ -1368,7 +1106,7 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert!(!sidecar.is_live());
-        let lines = sidecar.shared.report(CheckKind::Liveness);
+        let lines = sidecar.health().report(CheckKind::Liveness);
         assert!(
             lines
                 .iter()
@@ -1377,12 +1115,101 @@ mod tests {
     }
 }
 
+/// A service-manager driver the way the Windows one works: attached before start, it
+/// follows the phases, reports the stop budget and requests stops and reloads itself.
+#[cfg(test)]
+mod driver_tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::time::Instant;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_driver_follows_phases_and_controls_the_lifecycle() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let slot: Arc<Mutex<Option<Arc<Lifecycle>>>> = Arc::default();
+        let (s, l) = (seen.clone(), slot.clone());
+        let sidecar = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .pre_stop_delay(Duration::from_secs(2))
+            .drain_timeout(Duration::from_secs(3))
+            .driver(move |lifecycle| {
+                assert_eq!(lifecycle.budget().total(), Duration::from_secs(5));
+                *l.lock().unwrap() = Some(lifecycle.clone());
+                let mut phases = lifecycle.transitions();
+                let driven = lifecycle.clone();
+                lifecycle.spawn_driver(async move {
+                    while let Some(phase) = phases.next().await {
+                        s.lock().unwrap().push((phase, driven.exit()));
+                    }
+                });
+            })
+            .start()
+            .await
+            .unwrap();
+        let lifecycle = slot.lock().unwrap().clone().unwrap();
+        #[cfg(feature = "reload")]
+        assert!(!lifecycle.request_reload(), "no reload hook installed");
+        sidecar.mark_ready();
+        let t0 = Instant::now();
+        lifecycle.request_stop(); // what the service manager's STOP does
+        let exit = sidecar.run().await;
+        assert_eq!(exit, Exit::Clean);
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (Phase::Starting, None),
+                (Phase::Ready, None),
+                (Phase::Draining, None),
+                (Phase::Stopped, Some(Exit::Clean)),
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forced_stop_and_a_reload_from_a_driver() {
+        let reloads = Arc::new(AtomicUsize::new(0));
+        let slot: Arc<Mutex<Option<Arc<Lifecycle>>>> = Arc::default();
+        let l = slot.clone();
+        let builder = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .auto_ready(true)
+            .pre_stop_delay(Duration::from_secs(60))
+            .driver(move |lifecycle| *l.lock().unwrap() = Some(lifecycle));
+        #[cfg(feature = "reload")]
+        let builder = {
+            let r = reloads.clone();
+            builder.on_reload(move |_| {
+                r.fetch_add(1, Ordering::SeqCst);
+                async { Ok::<(), String>(()) }
+            })
+        };
+        let sidecar = builder.start().await.unwrap();
+        let lifecycle = slot.lock().unwrap().clone().unwrap();
+        if cfg!(feature = "reload") {
+            assert!(lifecycle.request_reload());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            assert_eq!(reloads.load(Ordering::SeqCst), 1);
+        }
+        lifecycle.request_stop();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(sidecar.state(), Phase::Draining);
+        lifecycle.request_abort(crate::Signal::Int); // a second Ctrl-C, a forced stop
+        assert_eq!(sidecar.run().await, Exit::Aborted(crate::Signal::Int));
+        assert_eq!(lifecycle.exit().map(Exit::code), Some(130));
+    }
+}
+
 #[cfg(test)]
 mod fast_path_tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
-    fn slow(shared: &Shared, kind: CheckKind) -> bool {
-        shared.report(kind).iter().all(|l| l.result.is_ok())
+    fn slow(health: &Health, kind: CheckKind) -> bool {
+        health.report(kind).iter().all(|l| l.result.is_ok())
     }
 
     #[tokio::test(start_paused = true)]
@@ -1416,8 +1243,8 @@ mod fast_path_tests {
         let agree = |label: &str| {
             for kind in kinds {
                 assert_eq!(
-                    h.shared.passes(kind),
-                    slow(&h.shared, kind),
+                    h.health().passes(kind),
+                    slow(h.health(), kind),
                     "{label}: {kind:?}"
                 );
             }

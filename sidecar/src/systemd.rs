@@ -19,8 +19,12 @@ use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::check::CheckKind;
-use crate::sidecar::Shared;
+use crate::health::Health;
+use crate::lifecycle::Lifecycle;
+use crate::state::Phase;
 
 /// The `NOTIFY_SOCKET` environment variable.
 ///
@@ -153,36 +157,98 @@ fn watchdog_from(usec: Option<&str>, pid: Option<&str>, me: u32) -> Option<Durat
     Some(Duration::from_micros(usec))
 }
 
-/// Pets the watchdog every half period while liveness holds.
-pub(crate) fn start_watchdog(shared: Arc<Shared>) {
-    let Some(period) = shared.notifier.as_ref().and_then(Notifier::watchdog) else {
-        return;
+/// The systemd driver: notifications follow the lifecycle's phases, and the watchdog is
+/// petted while liveness holds. Both tasks end with the lifecycle.
+pub(crate) fn start(notifier: Notifier, lifecycle: Arc<Lifecycle>, health: Arc<Health>) {
+    let notifier = Arc::new(notifier);
+    if let Some(period) = notifier.watchdog() {
+        lifecycle.spawn_driver(watchdog(
+            notifier.clone(),
+            period,
+            lifecycle.clone(),
+            health,
+        ));
+    }
+    lifecycle.spawn_driver(follow_phases(notifier, lifecycle.clone()));
+}
+
+/// `STATUS=` for every phase, `READY=1` on entering `Ready`, `STOPPING=1` on entering
+/// `Draining`, then `EXTEND_TIMEOUT_USEC=` every 2 s once the drain runs.
+async fn follow_phases(n: Arc<Notifier>, lifecycle: Arc<Lifecycle>) {
+    let mut phases = lifecycle.transitions();
+    while let Some(phase) = phases.next().await {
+        match phase {
+            Phase::Ready => n.notify("READY=1"),
+            Phase::Draining => n.notify("STOPPING=1"),
+            Phase::Starting | Phase::Stopped => {}
+        }
+        n.notify(&status(&lifecycle, phase));
+        if phase == Phase::Draining {
+            let stopped = lifecycle.stopped_token().clone();
+            tokio::select! {
+                _ = extend_stop_timeout(&n, &lifecycle) => {}
+                _ = stopped.cancelled() => {}
+            }
+        }
+    }
+}
+
+fn status(lifecycle: &Lifecycle, phase: Phase) -> String {
+    match phase {
+        Phase::Draining => format!(
+            "STATUS=draining: {} request(s) in flight, {} task(s)",
+            lifecycle.in_flight(),
+            lifecycle.task_count()
+        ),
+        other => format!("STATUS={other}"),
+    }
+}
+
+/// Once the pre-stop delay is over, keeps systemd's stop timeout ahead of the drain deadline
+/// (the time left + 5 s) and the `STATUS=` line current, every 2 s. Never returns.
+async fn extend_stop_timeout(n: &Notifier, lifecycle: &Lifecycle) {
+    lifecycle.shutdown_token().cancelled().await;
+    let Some(deadline) = lifecycle.drain_deadline() else {
+        return std::future::pending().await;
     };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let extend = left + Duration::from_secs(5);
+        n.notify(&format!("EXTEND_TIMEOUT_USEC={}", extend.as_micros()));
+        n.notify(&status(lifecycle, Phase::Draining));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Pets the watchdog every half period while liveness holds.
+async fn watchdog(
+    n: Arc<Notifier>,
+    period: Duration,
+    lifecycle: Arc<Lifecycle>,
+    health: Arc<Health>,
+) {
     let every = (period / 2).max(Duration::from_millis(1));
     tracing::info!(every = ?every, "systemd watchdog enabled");
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut petting = true;
-        loop {
-            tokio::select! {
-                _ = shared.stopped.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let live = shared.passes(CheckKind::Liveness);
-            if live {
-                if let Some(n) = &shared.notifier {
-                    n.notify("WATCHDOG=1");
-                }
-                if !petting {
-                    tracing::info!("liveness restored; petting the systemd watchdog again");
-                }
-            } else if petting {
-                tracing::error!("liveness failing; no longer petting the systemd watchdog");
-            }
-            petting = live;
+    let stopped = lifecycle.stopped_token().clone();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut petting = true;
+    loop {
+        tokio::select! {
+            _ = stopped.cancelled() => return,
+            _ = tick.tick() => {}
         }
-    });
+        let live = health.passes(CheckKind::Liveness);
+        if live {
+            n.notify("WATCHDOG=1");
+            if !petting {
+                tracing::info!("liveness restored; petting the systemd watchdog again");
+            }
+        } else if petting {
+            tracing::error!("liveness failing; no longer petting the systemd watchdog");
+        }
+        petting = live;
+    }
 }
 
 #[cfg(test)]

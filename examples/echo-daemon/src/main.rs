@@ -4,13 +4,13 @@
 //! `ECHO_DEBUG` (`true` enables `/debug/*`), and berth's `BERTH_*` contract.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_sidecar::prometheus_client::metrics::counter::Counter;
-use berth_sidecar::{Builder, Check, Reload};
+use berth_sidecar::{Check, Reload, UsageError};
 use echo_daemon::{AppState, Config, router};
 
 const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -50,7 +50,7 @@ impl Settings {
 /// The configuration at start-up: a missing file gives the defaults (with a warning); an
 /// invalid one gives the defaults too, but the `config` readiness check fails until a reload
 /// succeeds.
-fn initial_config(path: Option<&PathBuf>) -> (Config, Option<String>) {
+fn initial_config(path: Option<&Path>) -> (Config, Option<String>) {
     let Some(path) = path else {
         return (Config::default(), None);
     };
@@ -70,104 +70,72 @@ fn initial_config(path: Option<&PathBuf>) -> (Config, Option<String>) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    berth_sidecar::probe::run_if_requested();
-    berth_sidecar::logging::init();
+fn main() -> ExitCode {
+    // Probe mode, logging, the BERTH_* environment and the exit code: berth_sidecar::run.
+    berth_sidecar::run(|builder| async move {
+        let settings = Settings::from_env().map_err(UsageError::new)?;
+        let (config, config_error) = initial_config(builder.config_path());
+        let state = AppState::new(config, settings.debug);
+        // Set while no valid configuration has been read: the `config` readiness check fails.
+        let config_error = Arc::new(Mutex::new(config_error));
+        let reloads = Counter::<u64>::default();
 
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
+        let readiness_error = config_error.clone();
+        let liveness_state = state.clone();
+        let reload_state = state.clone();
+        let reload_error = config_error.clone();
+        let reload_counter = reloads.clone();
+        let sidecar = builder
+            .check(Check::readiness("config", move || {
+                let error = readiness_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                async move { error.map_or(Ok(()), Err) }
+            }))
+            .check(Check::liveness("debug", move || {
+                let result = liveness_state.liveness();
+                async move { result }
+            }))
+            .on_reload(move |reload: Reload| {
+                let state = reload_state.clone();
+                let error = reload_error.clone();
+                let counter = reload_counter.clone();
+                async move {
+                    let Some(path) = reload.path() else {
+                        return Ok(()); // SIGHUP without a configuration file: nothing to re-read
+                    };
+                    let config = Config::load(path).map_err(|e| e.to_string())?;
+                    tracing::info!(greeting = %config.greeting, path = %path.display(), "config reloaded");
+                    state.set_config(config);
+                    *error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    counter.inc();
+                    Ok::<(), String>(())
+                }
+            })
+            .start()
+            .await?;
+        sidecar.metrics_registry().register(
+            "echo_config_reloads",
+            "Configuration reloads applied without a restart",
+            reloads,
+        );
+
+        let listener = berth_sidecar::bind(settings.listen).await?;
+        tracing::info!(addr = %settings.listen, admin = %sidecar.admin_addr(), debug = settings.debug, "echo-daemon serving");
+        sidecar.serve(listener, router(state));
+
+        if settings.startup_delay.is_zero() {
+            sidecar.mark_ready();
+        } else {
+            let handle = sidecar.handle();
+            let delay = settings.startup_delay;
+            tracing::info!(delay = ?delay, "start-up delayed (ECHO_STARTUP_DELAY)");
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                handle.mark_ready();
+            });
         }
-    };
-    let builder = match Builder::from_env() {
-        Ok(b) => b,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-
-    let config_path = std::env::var_os(berth_sidecar::contract::ENV_CONFIG_FILE)
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
-    let (config, config_error) = initial_config(config_path.as_ref());
-    let state = AppState::new(config, settings.debug);
-    // Set while no valid configuration has been read: the `config` readiness check fails.
-    let config_error = Arc::new(Mutex::new(config_error));
-    let reloads = Counter::<u64>::default();
-
-    let readiness_error = config_error.clone();
-    let liveness_state = state.clone();
-    let reload_state = state.clone();
-    let reload_error = config_error.clone();
-    let reload_counter = reloads.clone();
-    let sidecar = match builder
-        .check(Check::readiness("config", move || {
-            let error = readiness_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            async move { error.map_or(Ok(()), Err) }
-        }))
-        .check(Check::liveness("debug", move || {
-            let result = liveness_state.liveness();
-            async move { result }
-        }))
-        .on_reload(move |reload: Reload| {
-            let state = reload_state.clone();
-            let error = reload_error.clone();
-            let counter = reload_counter.clone();
-            async move {
-                let Some(path) = reload.path() else {
-                    return Ok(()); // SIGHUP without a configuration file: nothing to re-read
-                };
-                let config = Config::load(path).map_err(|e| e.to_string())?;
-                tracing::info!(greeting = %config.greeting, path = %path.display(), "config reloaded");
-                state.set_config(config);
-                *error.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                counter.inc();
-                Ok::<(), String>(())
-            }
-        })
-        .start()
-        .await
-    {
-        Ok(s) => s,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    sidecar.metrics_registry().register(
-        "echo_config_reloads",
-        "Configuration reloads applied without a restart",
-        reloads,
-    );
-
-    let listener = match tokio::net::TcpListener::bind(settings.listen).await {
-        Ok(l) => l,
-        Err(err) => {
-            eprintln!("error: cannot bind {}: {err}", settings.listen);
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(addr = %settings.listen, admin = %sidecar.admin_addr(), debug = settings.debug, "echo-daemon serving");
-    sidecar.serve(listener, router(state));
-
-    if settings.startup_delay.is_zero() {
-        sidecar.mark_ready();
-    } else {
-        let handle = sidecar.handle();
-        let delay = settings.startup_delay;
-        tracing::info!(delay = ?delay, "start-up delayed (ECHO_STARTUP_DELAY)");
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            handle.mark_ready();
-        });
-    }
-
-    sidecar.run().await.into()
+        Ok(sidecar)
+    })
 }

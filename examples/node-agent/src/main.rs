@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use berth_sidecar::{Builder, Check, Reload};
+use berth_sidecar::{Check, Reload, UsageError};
 use node_agent::{Config, LoadAvg, Metrics};
 use tokio::sync::watch;
 
@@ -29,7 +29,7 @@ fn node_name() -> String {
     name
 }
 
-fn initial_config(path: Option<&PathBuf>) -> Result<Config, String> {
+fn initial_config(path: Option<&Path>) -> Result<Config, String> {
     let Some(path) = path else {
         return Ok(Config::default());
     };
@@ -64,109 +64,84 @@ fn sample(proc_dir: &Path, metrics: &Metrics, last_error: &Mutex<Option<String>>
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    berth_sidecar::probe::run_if_requested();
-    berth_sidecar::logging::init();
+fn main() -> ExitCode {
+    // Probe mode, logging, the BERTH_* environment and the exit code: berth_sidecar::run.
+    berth_sidecar::run(|builder| async move {
+        let proc_dir = PathBuf::from(
+            std::env::var("NODE_AGENT_PROC")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| DEFAULT_PROC.to_owned()),
+        );
+        let node = node_name();
+        // An invalid file at start is fatal: there is no previous configuration to keep.
+        let config = initial_config(builder.config_path()).map_err(UsageError::new)?;
 
-    let builder = match Builder::from_env() {
-        Ok(b) => b,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    let proc_dir = PathBuf::from(
-        std::env::var("NODE_AGENT_PROC")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| DEFAULT_PROC.to_owned()),
-    );
-    let node = node_name();
-    let config_path = std::env::var_os(berth_sidecar::contract::ENV_CONFIG_FILE)
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from);
-    // An invalid file at start is fatal: there is no previous configuration to keep.
-    let config = match initial_config(config_path.as_ref()) {
-        Ok(c) => c,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
+        let metrics = Metrics::default();
+        metrics.set_info(&node, &config.labels);
+        let (config_tx, config_rx) = watch::channel(config.clone());
+        let last_error = Arc::new(Mutex::new(None::<String>));
 
-    let metrics = Metrics::default();
-    metrics.set_info(&node, &config.labels);
-    let (config_tx, config_rx) = watch::channel(config.clone());
-    let last_error = Arc::new(Mutex::new(None::<String>));
+        let readiness_error = last_error.clone();
+        let reload_metrics = metrics.clone();
+        let reload_node = node.clone();
+        let sidecar = builder
+            .check(Check::readiness("loadavg", move || {
+                let error = readiness_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                async move { error.map_or(Ok(()), Err) }
+            }))
+            .on_reload(move |reload: Reload| {
+                let metrics = reload_metrics.clone();
+                let node = reload_node.clone();
+                let tx = config_tx.clone();
+                async move {
+                    let Some(path) = reload.path() else {
+                        return Ok(());
+                    };
+                    let config = Config::load(path).map_err(|e| e.to_string())?;
+                    tracing::info!(
+                        interval = %berth_sidecar::contract::format_duration(config.interval),
+                        labels = ?config.labels,
+                        "config reloaded"
+                    );
+                    metrics.set_info(&node, &config.labels);
+                    metrics.reloads.inc();
+                    tx.send_replace(config);
+                    Ok::<(), String>(())
+                }
+            })
+            .start()
+            .await?;
+        metrics.register(&mut sidecar.metrics_registry());
 
-    let readiness_error = last_error.clone();
-    let reload_metrics = metrics.clone();
-    let reload_node = node.clone();
-    let sidecar = match builder
-        .check(Check::readiness("loadavg", move || {
-            let error = readiness_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            async move { error.map_or(Ok(()), Err) }
-        }))
-        .on_reload(move |reload: Reload| {
-            let metrics = reload_metrics.clone();
-            let node = reload_node.clone();
-            let tx = config_tx.clone();
-            async move {
-                let Some(path) = reload.path() else {
-                    return Ok(());
-                };
-                let config = Config::load(path).map_err(|e| e.to_string())?;
-                tracing::info!(
-                    interval = %berth_sidecar::contract::format_duration(config.interval),
-                    labels = ?config.labels,
-                    "config reloaded"
-                );
-                metrics.set_info(&node, &config.labels);
-                metrics.reloads.inc();
-                tx.send_replace(config);
-                Ok::<(), String>(())
+        // The first sample before start-up completes, so /readyz reflects the hostPath at once.
+        sample(&proc_dir, &metrics, &last_error);
+        tracing::info!(
+            node = %node,
+            proc = %proc_dir.display(),
+            interval = %berth_sidecar::contract::format_duration(config.interval),
+            admin = %sidecar.admin_addr(),
+            "node-agent sampling"
+        );
+        let sampler_metrics = metrics.clone();
+        let sampler_error = last_error.clone();
+        sidecar.spawn("sampler", move |token| async move {
+            let mut rx = config_rx;
+            loop {
+                let interval = rx.borrow_and_update().interval;
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    // A new interval applies at once, not after the old one ran out.
+                    changed = rx.changed() => if changed.is_err() { break } else { continue },
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                sample(&proc_dir, &sampler_metrics, &sampler_error);
             }
-        })
-        .start()
-        .await
-    {
-        Ok(s) => s,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    metrics.register(&mut sidecar.metrics_registry());
-
-    // The first sample before start-up completes, so /readyz reflects the hostPath at once.
-    sample(&proc_dir, &metrics, &last_error);
-    tracing::info!(
-        node = %node,
-        proc = %proc_dir.display(),
-        interval = %berth_sidecar::contract::format_duration(config.interval),
-        admin = %sidecar.admin_addr(),
-        "node-agent sampling"
-    );
-    let sampler_metrics = metrics.clone();
-    let sampler_error = last_error.clone();
-    sidecar.spawn("sampler", move |token| async move {
-        let mut rx = config_rx;
-        loop {
-            let interval = rx.borrow_and_update().interval;
-            tokio::select! {
-                _ = token.cancelled() => break,
-                // A new interval applies at once, not after the old one ran out.
-                changed = rx.changed() => if changed.is_err() { break } else { continue },
-                _ = tokio::time::sleep(interval) => {}
-            }
-            sample(&proc_dir, &sampler_metrics, &sampler_error);
-        }
-    });
-    sidecar.mark_ready();
-
-    sidecar.run().await.into()
+        });
+        sidecar.mark_ready();
+        Ok(sidecar)
+    })
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use berth_sidecar::prometheus_client::metrics::counter::Counter;
-use berth_sidecar::{Builder, Check, Reload};
+use berth_sidecar::{Check, Reload, UsageError};
 
 #[derive(Default)]
 struct Flags {
@@ -65,25 +65,17 @@ fn say(line: String) {
     let _ = out.flush();
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    berth_sidecar::probe::run_if_requested();
-    berth_sidecar::logging::init();
-    let flags = match parse_flags() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("test-daemon: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let builder = match Builder::from_env() {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+fn main() -> ExitCode {
+    berth_sidecar::run(|builder| async move {
+        let flags = parse_flags().map_err(|e| UsageError::new(format!("test-daemon: {e}")))?;
+        start(builder, flags).await
+    })
+}
 
+async fn start(
+    builder: berth_sidecar::Builder,
+    flags: Flags,
+) -> Result<berth_sidecar::Sidecar, berth_sidecar::BoxError> {
     let alive = Arc::new(AtomicBool::new(true));
     let config = Arc::new(Mutex::new(String::new()));
     let mut builder = builder
@@ -158,13 +150,7 @@ async fn main() -> ExitCode {
             .failure_threshold(1),
         );
     }
-    let sidecar = match builder.start().await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let sidecar = builder.start().await?;
     if let Some(path) = std::env::var_os(berth_sidecar::contract::ENV_CONFIG_FILE)
         && let Ok(text) = std::fs::read_to_string(path)
     {
@@ -231,13 +217,7 @@ async fn main() -> ExitCode {
         );
 
     let app_addr = flags.app_addr.as_deref().unwrap_or("127.0.0.1:0");
-    let listener = match tokio::net::TcpListener::bind(app_addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot bind {app_addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let listener = berth_sidecar::bind(app_addr).await?;
     let mut line = format!(
         "LISTENING admin={} app={}",
         sidecar.admin_addr(),
@@ -273,7 +253,7 @@ async fn main() -> ExitCode {
             h.mark_ready();
         });
     }
-    sidecar.run().await.into()
+    Ok(sidecar)
 }
 
 async fn slow(uri: axum::http::Uri) -> &'static str {

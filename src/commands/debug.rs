@@ -48,7 +48,11 @@ pub fn choose(pods: &[Pod], wanted: Option<&str>) -> Result<(String, String), St
             names.sort_unstable();
             format!(
                 "pod {w} is not a pod of the workload (its pods: {})",
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             )
         })?,
         None => {

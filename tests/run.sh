@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of berth: unit, CLI and golden tests, the validation of generated files
 # with the real tools, drift of the committed examples, and the Docker, systemd, Kubernetes
-# (kwok) and real-node (kubelet) end-to-end suites. It first installs the tools the suites need (idempotent).
+# (kwok) and real-node (kubelet) end-to-end suites. It first installs the tools the suites
+# need (idempotent).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

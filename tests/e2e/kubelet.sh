@@ -154,8 +154,10 @@ t=$(now_ms)
 node_up
 pass "node $NODE_NAME Ready: kubelet $("$BIN/kubelet" --version | awk '{print $2}'), API server $("$KUBECTL" version -o json | jq -r .serverVersion.gitVersion), $(containerd --version | awk '{print $3}'), cgroup $(stat -fc %T /sys/fs/cgroup | sed 's/tmpfs/v1/;s/cgroup2fs/v2/') (node Ready $(secs "$NODE_READY_MS") after kubelet start)"
 figure "node up (containerd, control plane, kubelet, kube-proxy, DNS)" "$(secs $(($(now_ms) - t)))"
+# (the list is read whole: `ctr ... | grep -q` would fail under pipefail when grep stops early)
+NODE_IMAGES=$(ctr_k8s images ls -q)
 for img in "$ECHO_IMAGE:0.1.0" "$ECHO_IMAGE:0.2.0" "$ECHO_IMAGE:0.3.0" "$AGENT_IMAGE:0.1.0" "$AGENT_IMAGE:0.2.0" "$PAUSE_IMAGE" "$DEBUG_IMAGE"; do
-  ctr_k8s images ls -q | grep -qx "docker.io/$img\|$img" || e2e_die "image $img not in the node's containerd"
+  grep -qx "docker.io/$img\|$img" <<<"$NODE_IMAGES" || e2e_die "image $img not in the node's containerd"
 done
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -287,10 +289,10 @@ phase "10. berth debug: an ephemeral container in a running pod"
 t=$(now_ms)
 if timeout 120 "$BERTH" debug -f examples/echo-daemon/berth.yaml -n "$NS" --image "$DEBUG_IMAGE" -- ps >"$NODE_WORK/debug.out" 2>"$NODE_WORK/debug.err"; then
   dbg_ms=$(($(now_ms) - t))
-  dbg_pod=$(sed -n 's/^berth: debugging pod \([^ ]*\) .*/\1/p' "$NODE_WORK/debug.err" | head -n 1)
+  dbg_pod=$(sed -n 's/^berth: debugging pod \([^ ]*\) .*/\1/p' "$NODE_WORK/debug.err" | sed -n 1p)
   if grep -q '/usr/local/bin/echo-daemon' "$NODE_WORK/debug.out" &&
     [ "$(kc -n "$NS" get pod "$dbg_pod" -o json | jq '[.spec.ephemeralContainers[]? | select(.targetContainerName == "echo-daemon")] | length')" -ge 1 ]; then
-    pass "berth debug: ephemeral busybox container in $dbg_pod (target echo-daemon) listed the daemon's process ($(secs "$dbg_ms")): $(grep '/usr/local/bin/echo-daemon' "$NODE_WORK/debug.out" | head -n 1 | tr -s ' ')"
+    pass "berth debug: ephemeral busybox container in $dbg_pod (target echo-daemon) listed the daemon's process ($(secs "$dbg_ms")): $(grep '/usr/local/bin/echo-daemon' "$NODE_WORK/debug.out" | sed -n 1p | tr -s ' ')"
   else
     fail "berth debug sees the daemon's processes" "$(head -c 400 "$NODE_WORK/debug.out" "$NODE_WORK/debug.err" | tr '\n' ' ')"
   fi
@@ -420,7 +422,7 @@ else
 fi
 # A drain that cannot finish: a request longer than preStopDelay 5 s + drainTimeout 20 s.
 wait_until 90 0.5 settled "$ECHO_SEL" 2 "$ECHO_IMAGE:0.1.0" || fail "Deployment back to 2 Ready pods"
-POD_C=$(live_pods "$ECHO_SEL" | grep -v -x "$POD_B" | head -n 1)
+POD_C=$(live_pods "$ECHO_SEL" | grep -v -x "$POD_B" | sed -n 1p)
 delete_with_request "$POD_C" 60000
 if [ "$EXIT_CODE" = 124 ] && [ "$DEL_MS" -lt $((GRACE * 1000)) ] && [ "$DEL_MS" -ge 24000 ]; then
   pass "drain timeout: $POD_C exited 124 (DrainTimeout) $(secs "$DEL_MS") after delete: pre-stop 5 s + drain 20 s, before the $GRACE s grace (no SIGKILL)"
@@ -502,7 +504,7 @@ if H install node-agent "$AGENT_CHART" --wait --timeout 2m >>"$NODE_WORK/helm.lo
 else
   fail "node-agent DaemonSet Ready" "$(tail -n 3 "$NODE_WORK/helm.log" | tr '\n' ' ')"
 fi
-AG=$(live_pods "$AGENT_SEL" | head -n 1)
+AG=$(live_pods "$AGENT_SEL" | sed -n 1p)
 AG_IP=$(pod_ip "$AG")
 info_ok() { [ "$(metric "http://$AG_IP:9090/metrics" "node_agent_info{node=\"$NODE_NAME\",role=\"example\"}")" = 1 ]; }
 check "node-agent metrics: node_agent_info{node=\"$NODE_NAME\",role=\"example\"} 1 (NODE_NAME from spec.nodeName)" wait_until 20 0.5 info_ok

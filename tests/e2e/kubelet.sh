@@ -290,11 +290,20 @@ t=$(now_ms)
 if timeout 120 "$BERTH" debug -f examples/echo-daemon/berth.yaml -n "$NS" --image "$DEBUG_IMAGE" -- ps >"$NODE_WORK/debug.out" 2>"$NODE_WORK/debug.err"; then
   dbg_ms=$(($(now_ms) - t))
   dbg_pod=$(sed -n 's/^berth: debugging pod \([^ ]*\) .*/\1/p' "$NODE_WORK/debug.err" | sed -n 1p)
-  if grep -q '/usr/local/bin/echo-daemon' "$NODE_WORK/debug.out" &&
-    [ "$(kc -n "$NS" get pod "$dbg_pod" -o json | jq '[.spec.ephemeralContainers[]? | select(.targetContainerName == "echo-daemon")] | length')" -ge 1 ]; then
-    pass "berth debug: ephemeral busybox container in $dbg_pod (target echo-daemon) listed the daemon's process ($(secs "$dbg_ms")): $(grep '/usr/local/bin/echo-daemon' "$NODE_WORK/debug.out" | sed -n 1p | tr -s ' ')"
+  # What the debug container printed, from its log: kubectl streams only what comes after it
+  # attached, and `ps` may be done by then.
+  dbg_c=$(kc -n "$NS" get pod "$dbg_pod" -o json |
+    jq -r '[.spec.ephemeralContainers[]? | select(.targetContainerName == "echo-daemon")] | last | .name // empty')
+  dbg_done() {
+    [ -n "$dbg_c" ] && kc -n "$NS" get pod "$dbg_pod" -o json |
+      jq -e --arg c "$dbg_c" '.status.ephemeralContainerStatuses[]? | select(.name == $c) | .state.terminated' >/dev/null
+  }
+  wait_until 30 0.5 dbg_done || true
+  kc -n "$NS" logs "$dbg_pod" -c "${dbg_c:-none}" >"$NODE_WORK/debug.log" 2>&1 || true
+  if grep -q '/usr/local/bin/echo-daemon' "$NODE_WORK/debug.log"; then
+    pass "berth debug: ephemeral container $dbg_c ($DEBUG_IMAGE) in $dbg_pod, target echo-daemon, saw the daemon's process ($(secs "$dbg_ms")): $(grep '/usr/local/bin/echo-daemon' "$NODE_WORK/debug.log" | sed -n 1p | tr -s ' ')"
   else
-    fail "berth debug sees the daemon's processes" "$(head -c 400 "$NODE_WORK/debug.out" "$NODE_WORK/debug.err" | tr '\n' ' ')"
+    fail "berth debug sees the daemon's processes" "container '${dbg_c:-none}' in '${dbg_pod:-?}': $(head -c 400 "$NODE_WORK/debug.log" "$NODE_WORK/debug.err" | tr '\n' ' ')"
   fi
 else
   fail "berth debug" "$(tail -n 5 "$NODE_WORK/debug.err" | tr '\n' ' ')"
@@ -309,6 +318,11 @@ LP=10 LF=3 # the chart's livenessProbe periodSeconds and failureThreshold
   fail "liveness probe settings are $LP s × $LF"
 t_flip=$(now_ms)
 curl -s --max-time 5 -X POST "http://$IP_B:8080/debug/liveness?fail=true" >/dev/null
+# The daemon's own `debug` liveness check runs every 10 s and fails /livez after 2 failures;
+# from the first 503 on, the kubelet's arithmetic applies.
+live_503() { [ "$(http_code "http://$IP_B:9090/livez" 1)" = 503 ]; }
+wait_until 40 0.2 live_503 || fail "/livez 503 after the liveness switch" "still $(http_code "http://$IP_B:9090/livez" 1) after 40 s"
+t_503=$(now_ms)
 restarted() { [ "$(restarts "$POD_B")" -gt "$r0" ] && [ "$(kc -n "$NS" get pod "$POD_B" -o jsonpath='{.status.containerStatuses[0].ready}')" = true ]; }
 if wait_until 120 0.5 restarted; then
   rs_ms=$(($(now_ms) - t_flip))
@@ -318,10 +332,10 @@ if wait_until 120 0.5 restarted; then
   # The kubelet gives up after failureThreshold failures a period apart; the first comes
   # within a period of the switch: at most LP × LF s (+ the probe's 2 s timeout).
   detect_ms=-1
-  [ -z "$kill_line" ] || detect_ms=$(($(klog_ms "$kill_line") - t_flip % 86400000))
+  [ -z "$kill_line" ] || detect_ms=$(($(klog_ms "$kill_line") - t_503 % 86400000))
   if [ "$detect_ms" -ge 0 ] && [ "$detect_ms" -le $(((LP * LF + 2) * 1000)) ] && [[ $ev == *"failed liveness probe"* ]] &&
     [ "$last" = 0/Completed ]; then
-    pass "liveness: the kubelet gave up on /livez $(secs "$detect_ms") after it turned 503 (bound ${LP} s × $LF + 2 s), stopped the container gracefully (last state exit 0/Completed) and restarted it: restartCount $r0 → $(restarts "$POD_B"), Ready again $(secs "$rs_ms") after the switch; event: $ev"
+    pass "liveness: /livez 503 $(secs $((t_503 - t_flip))) after the switch (the daemon's check: 10 s × 2); the kubelet gave up on it $(secs "$detect_ms") later (bound ${LP} s × $LF + 2 s), stopped the container gracefully (last state exit 0/Completed) and restarted it: restartCount $r0 → $(restarts "$POD_B"), Ready again $(secs "$rs_ms") after the switch; event: $ev"
     figure "liveness: /livez 503 → kubelet kills the container" "$(secs "$detect_ms")"
     figure "liveness: /livez 503 → restarted container Ready" "$(secs "$rs_ms")"
   else

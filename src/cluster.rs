@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::error::chain;
 use crate::render::k8s::{self as objects, Object};
 use crate::spec::{Spec, WorkloadKind};
 
@@ -74,22 +75,6 @@ pub enum ClusterError {
         /// The namespace looked in.
         namespace: String,
     },
-}
-
-/// `message: cause: cause ...` of an error and all its sources (kube's own Display often
-/// says only "ServiceError: client error (Connect)").
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// The API server's own message for a failed request, or the error chain.

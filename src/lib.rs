@@ -12,7 +12,9 @@
 
 pub mod cluster;
 pub mod commands;
+pub mod error;
 pub mod output;
 pub mod render;
 pub mod spec;
+pub mod util;
 pub mod yaml;

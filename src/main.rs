@@ -4,7 +4,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use berth::commands::{self, CommandError};
+use berth::commands;
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 
@@ -67,14 +67,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let message = err.to_string();
+            let message = err.report();
             if !message.is_empty() {
                 eprintln!("{message}");
             }
-            ExitCode::from(match err {
-                CommandError::Invalid(_) => 2,
-                CommandError::Runtime(_) => 1,
-            })
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -699,6 +699,13 @@ fn write_double_quoted(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// [`needs_quotes`] for a mapping value in block context (not inside `[...]` or `{...}`),
+/// where the flow indicators `,[]{}` are ordinary characters after the first.
+pub fn needs_quotes_in_block(s: &str) -> bool {
+    s.starts_with([',', '[', ']', '{', '}'])
+        || needs_quotes(&s.replace([',', '[', ']', '{', '}'], "_"))
+}
+
 /// True when `s` written plain would not read back as the same string under YAML 1.2 *or* 1.1
 /// (`yes`, `on`, `0777`, `1:20`, dates) or would not parse at all.
 pub fn needs_quotes(s: &str) -> bool {

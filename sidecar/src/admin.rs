@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, header};
 use axum::routing::get;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -32,10 +33,13 @@ pub(crate) struct Admin {
     pub metrics_enabled: bool,
 }
 
-/// Probes may not dawdle over their headers.
+/// Default header read timeout: probes may not dawdle over their headers (idle admin
+/// connections close after it too).
 pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
-/// Read buffer limit per admin connection.
+/// Read buffer limit per admin connection: a request head must fit (else 431).
 pub(crate) const MAX_BUF: usize = 8 * 1024;
+/// Largest request body the admin server reads (else 413); its endpoints take none.
+pub(crate) const MAX_BODY: usize = 1024;
 /// Concurrent admin connections (bounds memory: 1024 × 8 KiB); more are closed at once.
 /// Slow clients cannot hold a slot for long: the header-read timeout closes them.
 pub(crate) const MAX_CONNECTIONS: usize = 1024;
@@ -164,9 +168,39 @@ fn not_found() -> Response<Body> {
     res
 }
 
+/// Reads a request body of at most [`MAX_BODY`] bytes; a bigger one (declared or sent) is
+/// answered 413 and the connection closed. Probes send no body and skip all of this.
+async fn limit_body(req: Request<Incoming>) -> Result<Request<Body>, Response<Body>> {
+    use http_body_util::{BodyExt, Limited};
+    use hyper::body::Body as _;
+    if req.body().is_end_stream() {
+        return Ok(req.map(Body::new));
+    }
+    let too_large = || {
+        let mut res = Response::new(Body::from("request body too large\n"));
+        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
+        Err(_) => Err(too_large()),
+    }
+}
+
 /// Accept loop of the admin server; runs until [`Sidecar::run`](crate::Sidecar::run)
 /// returns — it outlives the drain so probes are answered to the very end.
-pub(crate) async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+pub(crate) async fn serve(listener: TcpListener, admin: Arc<Admin>, header_read_timeout: Duration) {
     let stopped = admin.lifecycle.stopped_token().clone();
     let app = router(admin);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -190,11 +224,15 @@ pub(crate) async fn serve(listener: TcpListener, admin: Arc<Admin>) {
         let app = app.clone();
         let stopped = stopped.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let app = app.clone();
                 async move {
-                    let res = app.oneshot(req.map(Body::new)).await;
-                    Ok::<_, Infallible>(match res {
+                    let req = match limit_body(req).await {
+                        Ok(req) => req,
+                        Err(too_large) => return Ok::<_, Infallible>(too_large),
+                    };
+                    let res = app.oneshot(req).await;
+                    Ok(match res {
                         Ok(r) => r,
                         Err(never) => match never {},
                     })
@@ -202,7 +240,7 @@ pub(crate) async fn serve(listener: TcpListener, admin: Arc<Admin>) {
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(header_read_timeout)
                 .max_buf_size(MAX_BUF)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
@@ -285,5 +323,38 @@ mod tests {
             assert_eq!(status, StatusCode::NOT_FOUND);
         }
         assert_eq!(call(&app, "/nope").await.0, StatusCode::NOT_FOUND);
+    }
+
+    /// The admin header read timeout is the builder's (default 2 s).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_admin_header_timeout_is_configurable() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let sidecar = Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .admin_header_read_timeout(Duration::from_millis(300))
+            .start()
+            .await
+            .unwrap();
+        let mut slow = tokio::net::TcpStream::connect(sidecar.admin_addr())
+            .await
+            .unwrap();
+        slow.write_all(b"GET /livez HTTP/1.1\r\n").await.unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), slow.read_to_end(&mut buf))
+            .await
+            .expect("the slow admin client was not closed")
+            .ok();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+            "{took:?}"
+        );
+        let text = String::from_utf8_lossy(&buf);
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
     }
 }

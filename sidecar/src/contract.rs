@@ -53,6 +53,14 @@ pub const ENV_METRICS: &str = "BERTH_METRICS";
 /// assert_eq!(berth_sidecar::contract::ENV_LOG_FORMAT, "BERTH_LOG_FORMAT");
 /// ```
 pub const ENV_LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
+/// Longest time a client may take to send a request's headers to the application port,
+/// from their first byte (`0` turns the limit off). Read by the runtime only: the generator
+/// leaves it unset, so the default holds unless a deployment overrides it.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_HEADER_READ_TIMEOUT, "BERTH_HEADER_READ_TIMEOUT");
+/// ```
+pub const ENV_HEADER_READ_TIMEOUT: &str = "BERTH_HEADER_READ_TIMEOUT";
 
 /// Default of [`ENV_ADMIN_ADDR`].
 ///
@@ -78,6 +86,12 @@ pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(5);
 /// assert_eq!(berth_sidecar::contract::DEFAULT_DRAIN_TIMEOUT, std::time::Duration::from_secs(20));
 /// ```
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default of [`ENV_HEADER_READ_TIMEOUT`].
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::DEFAULT_HEADER_READ_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`ENV_METRICS`].
 ///
 /// ```
@@ -366,6 +380,9 @@ pub struct Settings {
     pub config_file: Option<String>,
     /// Whether `/metrics` is served ([`ENV_METRICS`]).
     pub metrics: bool,
+    /// Request header read timeout of the application port ([`ENV_HEADER_READ_TIMEOUT`]);
+    /// zero: no limit.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -382,6 +399,7 @@ impl Default for Settings {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             config_file: None,
             metrics: DEFAULT_METRICS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -431,6 +449,9 @@ impl Settings {
         }
         if let Some(v) = get(ENV_DRAIN_TIMEOUT) {
             s.drain_timeout = duration(ENV_DRAIN_TIMEOUT, v)?;
+        }
+        if let Some(v) = get(ENV_HEADER_READ_TIMEOUT) {
+            s.header_read_timeout = duration(ENV_HEADER_READ_TIMEOUT, v)?;
         }
         if let Some(v) = get(ENV_CONFIG_FILE) {
             s.config_file = Some(v);
@@ -546,6 +567,7 @@ mod tests {
             (ENV_DRAIN_TIMEOUT, "1m30s"),
             (ENV_CONFIG_FILE, "/etc/app.yaml"),
             (ENV_METRICS, "false"),
+            (ENV_HEADER_READ_TIMEOUT, "3s"),
         ]))
         .unwrap();
         assert_eq!(s.admin_addr, "127.0.0.1:0");
@@ -553,6 +575,7 @@ mod tests {
         assert_eq!(s.drain_timeout, Duration::from_secs(90));
         assert_eq!(s.config_file.as_deref(), Some("/etc/app.yaml"));
         assert!(!s.metrics);
+        assert_eq!(s.header_read_timeout, Duration::from_secs(3));
     }
 
     #[test]
@@ -564,6 +587,7 @@ mod tests {
             (ENV_PRE_STOP_DELAY, "5"),
             (ENV_DRAIN_TIMEOUT, "-1s"),
             (ENV_METRICS, "sometimes"),
+            (ENV_HEADER_READ_TIMEOUT, "10"),
         ] {
             let err = Settings::from_lookup(lookup(&[(var, value)])).unwrap_err();
             assert_eq!(err.variable(), var);

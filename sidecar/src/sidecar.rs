@@ -24,6 +24,7 @@ use crate::exit::Exit;
 use crate::health::Health;
 use crate::lifecycle::{Lifecycle, StopBudget};
 use crate::metrics::Metrics;
+use crate::serve::Limits;
 use crate::signals::Signals;
 use crate::state::Phase;
 
@@ -69,6 +70,8 @@ pub struct Builder {
     reload: Option<ReloadHook>,
     #[cfg_attr(not(feature = "reload"), allow(dead_code))]
     reload_debounce: Duration,
+    limits: Limits,
+    admin_header_read_timeout: Duration,
     drivers: Vec<Driver>,
 }
 
@@ -82,6 +85,8 @@ impl std::fmt::Debug for Builder {
             .field("config_file", &self.config_file)
             .field("checks", &self.checks)
             .field("auto_ready", &self.auto_ready)
+            .field("limits", &self.limits)
+            .field("admin_header_read_timeout", &self.admin_header_read_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +135,11 @@ impl Builder {
             signals: true,
             reload: None,
             reload_debounce: Duration::from_millis(200),
+            limits: Limits {
+                header_read_timeout: Some(settings.header_read_timeout).filter(|t| !t.is_zero()),
+                max_connections: crate::serve::default_max_connections(),
+            },
+            admin_header_read_timeout: crate::admin::HEADER_READ_TIMEOUT,
             drivers: Vec::new(),
         }
     }
@@ -199,6 +209,47 @@ impl Builder {
     /// ```
     pub fn config_path(&self) -> Option<&std::path::Path> {
         self.config_file.as_deref()
+    }
+
+    /// Longest time a client may take to send a request's headers to the application
+    /// ([`Handle::serve`]), counted from their first byte; then the connection is closed.
+    /// Idle keep-alive connections are not affected. Default 10 s
+    /// (`BERTH_HEADER_READ_TIMEOUT`); `Duration::ZERO` turns the limit off.
+    ///
+    /// ```
+    /// let b = berth_sidecar::Sidecar::builder().header_read_timeout(std::time::Duration::from_secs(5));
+    /// # drop(b);
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Builder {
+        self.limits.header_read_timeout = Some(timeout).filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Open connections [`Handle::serve`] accepts per listener (at least 1). At the limit the
+    /// accept loop waits and new connections queue in the kernel's backlog, so the admin
+    /// server keeps file descriptors and answers probes. Default: the open-file limit
+    /// (`RLIMIT_NOFILE`, soft) minus 256 (kept for the admin port, the daemon's own files and
+    /// outgoing connections); 10 000 where it cannot be read.
+    ///
+    /// ```
+    /// let b = berth_sidecar::Sidecar::builder().max_connections(2_000);
+    /// # drop(b);
+    /// ```
+    pub fn max_connections(mut self, limit: usize) -> Builder {
+        self.limits.max_connections = limit.max(1);
+        self
+    }
+
+    /// Header read timeout of the admin server (default 2 s): a probe that has not sent its
+    /// headers by then, or an idle admin connection, is closed.
+    ///
+    /// ```
+    /// let b = berth_sidecar::Sidecar::builder().admin_header_read_timeout(std::time::Duration::from_secs(1));
+    /// # drop(b);
+    /// ```
+    pub fn admin_header_read_timeout(mut self, timeout: Duration) -> Builder {
+        self.admin_header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
     }
 
     /// Registers a health check.
@@ -360,7 +411,11 @@ impl Builder {
             metrics: metrics.clone(),
             metrics_enabled: self.metrics,
         });
-        tokio::spawn(crate::admin::serve(admin_listener, admin.clone()));
+        tokio::spawn(crate::admin::serve(
+            admin_listener,
+            admin.clone(),
+            self.admin_header_read_timeout,
+        ));
         if let Some(signals) = signals {
             lifecycle.spawn_driver(signals.drive(lifecycle.clone()));
         }
@@ -389,6 +444,7 @@ impl Builder {
                     metrics,
                     admin,
                     admin_addr,
+                    limits: self.limits,
                 }),
             },
             lifecycle: run,
@@ -525,6 +581,7 @@ struct Inner {
     #[cfg_attr(not(test), allow(dead_code))]
     admin: Arc<Admin>,
     admin_addr: SocketAddr,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Handle {
@@ -765,8 +822,11 @@ impl Handle {
     /// Serves `router` on `listener` in the background with the lifecycle wired in: requests
     /// are counted in flight, a handler panic becomes a 500 (`berth_handler_panics_total`),
     /// HTTP/1 responses carry `Connection: close` once draining, and when the shutdown token
-    /// fires the listener closes (new connections are refused), keep-alive connections are
-    /// closed gracefully (HTTP/2 GOAWAY) and the drain waits for open requests.
+    /// fires the listener closes (new connections are refused), connections serving a request
+    /// close after it (HTTP/2: GOAWAY, streams finish), and the others — idle, or still
+    /// sending a request head — close at once: the drain waits only for requests in flight.
+    /// Request heads must arrive within [`Builder::header_read_timeout`]; at most
+    /// [`Builder::max_connections`] connections are open.
     ///
     /// ```no_run
     /// # async fn demo(sidecar: berth_sidecar::Sidecar) {
@@ -782,6 +842,7 @@ impl Handle {
             router,
             lifecycle.clone(),
             self.inner.metrics.clone(),
+            self.inner.limits,
         ));
     }
 

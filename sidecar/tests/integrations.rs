@@ -347,3 +347,137 @@ fn admin_server_closes_slow_and_idle_clients_and_rejects_huge_headers() {
         "idle admin connection still open"
     );
 }
+
+/// Writes `request` on a fresh connection to `addr` and returns what comes back until the
+/// server closes (or 5 s pass).
+fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(5 * SECOND)).unwrap();
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn admin_server_limits_headers_to_8k_and_bodies_to_1k() {
+    let d = Daemon::spawn(&[], &[]);
+    let filler = "a".repeat(16 * 1024);
+    let big_head = exchange(
+        d.admin,
+        format!("GET /livez HTTP/1.1\r\nHost: x\r\nX-Filler: {filler}\r\n\r\n").as_bytes(),
+    );
+    assert!(big_head.starts_with("HTTP/1.1 431"), "{big_head}");
+
+    let declared = exchange(
+        d.admin,
+        b"POST /livez HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n",
+    );
+    assert!(declared.starts_with("HTTP/1.1 413"), "{declared}");
+
+    let chunk = "b".repeat(800);
+    let chunked = exchange(
+        d.admin,
+        format!(
+            "POST /livez HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+             320\r\n{chunk}\r\n320\r\n{chunk}\r\n0\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+
+    // A small body is read and ignored; the probe answers as usual.
+    let small = exchange(
+        d.admin,
+        b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+    );
+    assert!(small.starts_with("HTTP/1.1 200"), "{small}");
+    assert_eq!(get(d.admin, "/livez").unwrap().status, 200);
+}
+
+/// #14: the admin port keeps answering probes within their timeout while the application
+/// port is flooded with connections that dawdle over their headers and slow requests.
+#[test]
+fn admin_answers_probes_while_the_app_port_is_flooded() {
+    use std::io::Write;
+    let d = Daemon::spawn(&[("BERTH_HEADER_READ_TIMEOUT", "30s")], &[]);
+    d.wait_admin("/readyz", 200, 5 * SECOND);
+    let mut flood = Vec::new();
+    for i in 0..400 {
+        let mut s = match std::net::TcpStream::connect_timeout(&d.app, 5 * SECOND) {
+            Ok(s) => s,
+            Err(err) => {
+                eprintln!("flood connection {i}: {err}");
+                continue;
+            }
+        };
+        let _ =
+            s.write_all(format!("GET /slow?ms=5000 HTTP/1.1\r\nHost: x\r\nX-N: {i}").as_bytes());
+        flood.push(s);
+    }
+    let app = d.app;
+    let slow: Vec<_> = (0..50)
+        .map(|_| std::thread::spawn(move || get(app, "/slow?ms=3000")))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut worst = Duration::ZERO;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let r = get(d.admin, "/livez").expect("probe failed during the flood");
+        assert_eq!(r.status, 200);
+        worst = worst.max(started.elapsed());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let (code, took, _) = probe(
+        &["--berth-probe", "readyz", "--addr", &d.admin.to_string()],
+        &[],
+    );
+    eprintln!(
+        "measured: {} dawdling + 50 slow app connections; worst /livez {worst:?}, probe mode {took:?}",
+        flood.len()
+    );
+    assert_eq!(code, 0);
+    assert!(flood.len() >= 300, "only {} flood connections", flood.len());
+    assert!(worst < SECOND, "{worst:?}");
+    for t in slow {
+        assert_eq!(t.join().unwrap().unwrap().status, 200);
+    }
+}
+
+#[test]
+fn header_read_timeout_comes_from_the_environment() {
+    use std::io::{Read, Write};
+    let d = Daemon::spawn(&[("BERTH_HEADER_READ_TIMEOUT", "300ms")], &[]);
+    let mut s = std::net::TcpStream::connect(d.app).unwrap();
+    s.set_read_timeout(Some(5 * SECOND)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let took = started.elapsed();
+    assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&buf[..n]));
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn bind_errors_carry_the_os_reason() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let app = Command::new(DAEMON)
+        .env("BERTH_ADMIN_ADDR", "127.0.0.1:0")
+        .args(["--app-addr", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(app.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&app.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot bind the application listener to {addr}: Address already in use"
+        )),
+        "{stderr}"
+    );
+}

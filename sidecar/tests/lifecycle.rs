@@ -352,7 +352,9 @@ fn admin_port_in_use_is_a_startup_error() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("cannot bind the admin server to {addr}")),
+        stderr.contains(&format!(
+            "error: cannot bind the admin server to {addr}: Address already in use"
+        )),
         "{stderr}"
     );
 }

@@ -46,7 +46,7 @@ pub(crate) async fn connect(
 ) -> Result<Connection, CommandError> {
     cluster::connect(context, namespace)
         .await
-        .map_err(|e| CommandError::Runtime(e.to_string()))
+        .map_err(CommandError::from)
 }
 
 /// Runs `berth apply`: one line per object on stdout (`deployment.apps/x created`, with
@@ -78,6 +78,6 @@ pub fn run(options: &ApplyCommand) -> CommandResult {
         })
         .await
         .map(|_| ())
-        .map_err(|e| CommandError::Runtime(e.to_string()))
+        .map_err(CommandError::from)
     })
 }

@@ -6,8 +6,10 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{CommandError, CommandResult};
 use crate::output::{self, Change, Plan};
-use crate::render::{self, FileSet, Target};
+use crate::render::plan::{self, paths};
+use crate::render::{self, Target};
 use crate::spec::Spec;
+use crate::util::shell_quote;
 
 /// Options of `berth generate` / `berth diff`.
 #[derive(Debug, Clone)]
@@ -54,30 +56,15 @@ fn description_dir(file: &Path) -> PathBuf {
 /// Everything both commands compute before touching the output directory.
 struct Prepared {
     spec: Spec,
-    files: FileSet,
     plan: Plan,
 }
 
 fn prepare(options: &GenerateOptions) -> Result<Prepared, CommandError> {
     let spec = super::load_spec(&options.file, "; nothing was written")?;
     let targets = options.targets();
-    let files =
-        render::render(&spec, &targets).map_err(|e| CommandError::Runtime(error_chain(&e)))?;
-    let plan = output::plan(&options.out_dir(), &files, &targets)
-        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
-    Ok(Prepared { spec, files, plan })
-}
-
-/// An error and its sources, joined with `: `.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
+    let files = render::render(&spec, &targets)?;
+    let plan = output::plan(&options.out_dir(), &files, &targets)?;
+    Ok(Prepared { spec, plan })
 }
 
 /// Writes to stdout; a closed pipe (`berth diff | head`) is not an error.
@@ -98,10 +85,7 @@ fn print_stdout(text: &str) -> CommandResult {
 /// Runs `berth generate`.
 pub fn run(options: &GenerateOptions) -> CommandResult {
     let prepared = prepare(options)?;
-    prepared
-        .plan
-        .apply(options.force)
-        .map_err(|e| CommandError::Runtime(error_chain(&e)))?;
+    prepared.plan.apply(options.force)?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),
@@ -172,20 +156,6 @@ impl PathView<'_> {
     }
 }
 
-/// Quotes a word for a POSIX shell when it needs it.
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '-' | '.' | '/' | ':' | '@' | '=' | ',' | '+')
-        });
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
 /// The summary `generate` prints: counts per target, each changed file, the next commands.
 fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) -> String {
     let spec = &prepared.spec;
@@ -252,7 +222,7 @@ fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) 
         }
     }
     let context = view.show(&build_context(&options.file));
-    let steps = next_steps(spec, &prepared.files, options, view, &context);
+    let steps = next_steps(spec, options, view, &context);
     if !steps.is_empty() {
         text.push_str("Next steps:\n");
         for step in steps {
@@ -273,7 +243,7 @@ fn build_context(file: &Path) -> PathBuf {
     let mut nearest = None;
     for candidate in absolute.ancestors() {
         if let Ok(text) = std::fs::read_to_string(candidate.join("Cargo.toml")) {
-            if text.lines().any(|line| line.trim() == "[workspace]") {
+            if crate::util::declares_workspace(&text) {
                 return candidate.to_path_buf();
             }
             nearest.get_or_insert_with(|| candidate.to_path_buf());
@@ -282,11 +252,11 @@ fn build_context(file: &Path) -> PathBuf {
     nearest.unwrap_or(dir)
 }
 
-/// The commands that deploy what was generated, one per line, in target order. `context` is
-/// the Cargo workspace (and Docker build context) as shown to the user.
+/// The commands that deploy what was generated, one per line, in target order, from the
+/// deployment plan's paths. `context` is the Cargo workspace (and Docker build context) as
+/// shown to the user.
 fn next_steps(
     spec: &Spec,
-    files: &FileSet,
     options: &GenerateOptions,
     view: &PathView<'_>,
     context: &str,
@@ -306,44 +276,33 @@ fn next_steps(
             format!("{out}/{path}")
         })
     };
-    let find = |target: Target, suffix: &str| {
-        files
-            .iter()
-            .find(|(path, file)| file.target == target && path.ends_with(suffix))
-            .map(|(path, file)| (path.to_string(), file.contents.clone()))
-    };
+    let install = plan::install(spec);
     let mut steps = Vec::new();
     for target in options.targets() {
         match target {
             Target::Docker => {
-                if let Some((dockerfile, _)) = find(target, "/Dockerfile") {
-                    let tag = match &spec.image.tag {
-                        Some(tag) => format!("{}:{tag}", spec.image.repository),
-                        None => spec.image.repository.clone(),
-                    };
-                    steps.push(format!(
-                        "DOCKER_BUILDKIT=1 docker build -f {} -t {} {}",
-                        at(&dockerfile),
-                        shell_quote(&tag),
-                        shell_quote(context)
-                    ));
-                }
+                let tag = match &spec.image.tag {
+                    Some(tag) => format!("{}:{tag}", spec.image.repository),
+                    None => spec.image.repository.clone(),
+                };
+                steps.push(format!(
+                    "DOCKER_BUILDKIT=1 docker build -f {} -t {} {}",
+                    at(paths::DOCKERFILE),
+                    shell_quote(&tag),
+                    shell_quote(context)
+                ));
             }
             Target::Helm => {
-                if let Some((chart, _)) = find(target, "/Chart.yaml") {
-                    let dir = chart.trim_end_matches("/Chart.yaml");
-                    steps.push(format!("helm install {} {}", spec.name, at(dir)));
-                }
+                steps.push(format!(
+                    "helm install {} {}",
+                    spec.name,
+                    at(&paths::chart(spec))
+                ));
             }
             Target::K8s => {
-                if let Some((manifest, _)) = find(target, ".yaml") {
-                    steps.push(format!("kubectl apply -f {}", at(&manifest)));
-                }
+                steps.push(format!("kubectl apply -f {}", at(&paths::manifest(spec))));
             }
             Target::Systemd => {
-                let Some((unit, unit_text)) = find(target, ".service") else {
-                    continue;
-                };
                 if spec.command.is_empty() {
                     let mut build = String::from("cargo build --release --locked");
                     if context != "." {
@@ -363,27 +322,19 @@ fn next_steps(
                     steps.push(format!(
                         "sudo install -m 0755 {} {}",
                         shell_quote(&in_context(&format!("target/release/{}", spec.build.bin))),
-                        spec.binary_path()
+                        install.binary
                     ));
                 }
                 steps.push(format!(
-                    "sudo install -m 0644 {} /etc/systemd/system/",
-                    at(&unit)
+                    "sudo install -m 0644 {} {}",
+                    at(&paths::unit(spec)),
+                    install.unit_dir
                 ));
-                let environment_file = unit_text.lines().find_map(|line| {
-                    line.trim()
-                        .strip_prefix("EnvironmentFile=")
-                        .map(|p| p.trim_start_matches('-').to_string())
-                });
-                if let (Some(target_path), Some((env, _))) =
-                    (environment_file, find(target, ".env"))
-                {
-                    steps.push(format!(
-                        "sudo install -D -m 0600 {} {}",
-                        at(&env),
-                        shell_quote(&target_path)
-                    ));
-                }
+                steps.push(format!(
+                    "sudo install -D -m 0600 {} {}",
+                    at(&paths::env(spec)),
+                    shell_quote(&install.env_file)
+                ));
                 if let Some(config) = &spec.config {
                     let source = description_dir(&options.file).join(&config.file);
                     steps.push(format!(
@@ -392,13 +343,9 @@ fn next_steps(
                         shell_quote(&config.mount_path)
                     ));
                 }
-                let unit_name = unit
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&unit)
-                    .trim_end_matches(".service");
                 steps.push(format!(
-                    "sudo systemctl daemon-reload && sudo systemctl enable --now {unit_name}"
+                    "sudo systemctl daemon-reload && sudo systemctl enable --now {}",
+                    install.unit_name
                 ));
             }
         }
@@ -409,6 +356,7 @@ fn next_steps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::FileSet;
     use crate::spec::WorkloadKind;
     use crate::spec::sample::sample;
 
@@ -484,20 +432,11 @@ mod tests {
     }
 
     #[test]
-    fn shell_quoting() {
-        assert_eq!(shell_quote("deploy/helm/x"), "deploy/helm/x");
-        assert_eq!(shell_quote("my dir/x"), "'my dir/x'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-    }
-
-    #[test]
     fn next_steps_for_every_target() {
         let spec = sample(WorkloadKind::Deployment);
         let view = PathView { cwd: None };
         let steps = next_steps(
             &spec,
-            &files(),
             &options("examples/echo/berth.yaml", None, &[]),
             &view,
             "examples/echo",
@@ -511,14 +450,13 @@ mod tests {
                 "cargo build --release --locked --manifest-path examples/echo/Cargo.toml -p echo-daemon --bin echo-daemon",
                 "sudo install -m 0755 examples/echo/target/release/echo-daemon /usr/local/bin/echo-daemon",
                 "sudo install -m 0644 examples/echo/deploy/systemd/echo-daemon.service /etc/systemd/system/",
-                "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/default/echo-daemon",
+                "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/echo-daemon/echo-daemon.env",
                 "sudo install -D -m 0644 examples/echo/config/echo.toml /etc/echo-daemon/echo.toml",
                 "sudo systemctl daemon-reload && sudo systemctl enable --now echo-daemon",
             ]
         );
         let only_helm = next_steps(
             &spec,
-            &files(),
             &options("berth.yaml", None, &[Target::Helm]),
             &view,
             ".",
@@ -572,7 +510,6 @@ mod tests {
         let prepared = |files: FileSet| Prepared {
             spec: sample(WorkloadKind::DaemonSet),
             plan: output::plan(&out, &files, &[]).unwrap(),
-            files,
         };
         let first = prepared(files());
         first.plan.apply(false).unwrap();

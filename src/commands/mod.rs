@@ -1,41 +1,12 @@
 //! One function per `berth` subcommand. Each returns a [`CommandError`] that maps to the exit
 //! code contract: 0 success, 1 runtime failure, 2 invalid input or usage.
 
-use std::fmt;
 use std::io::Write as _;
 use std::path::Path;
 
 use crate::spec::Spec;
 
-/// What went wrong in a command, and so which exit code the process ends with.
-#[derive(Debug)]
-pub enum CommandError {
-    /// The input (description, arguments) is invalid: exit code 2. The message is already
-    /// printed or is printed as is.
-    Invalid(String),
-    /// I/O, cluster or another runtime failure: exit code 1.
-    Runtime(String),
-}
-
-impl CommandError {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CommandError::Invalid(_) => 2,
-            CommandError::Runtime(_) => 1,
-        }
-    }
-}
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CommandError::Invalid(m) | CommandError::Runtime(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for CommandError {}
+pub use crate::error::Error as CommandError;
 
 /// Result of a command.
 pub type CommandResult = Result<(), CommandError>;

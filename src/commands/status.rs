@@ -55,7 +55,7 @@ pub fn human(d: Duration) -> String {
 }
 
 fn runtime_error(e: cluster::ClusterError) -> CommandError {
-    CommandError::Runtime(e.to_string())
+    CommandError::from(e)
 }
 
 /// The report of a rollout that did not complete: what it waits for, then one indented line

@@ -7,8 +7,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use sha2::{Digest, Sha256};
-
 use crate::render::Target;
 
 /// File name of the manifest inside the output directory.
@@ -20,15 +18,7 @@ const HEADER: &str = "\
 # `sha256sum -c .berth-manifest` (run in this directory) checks them.
 ";
 
-/// The hex SHA-256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
-}
+pub use crate::util::sha256_hex;
 
 /// True when `path` is a safe relative path inside an output directory: forward slashes, no
 /// empty, `.` or `..` component, not absolute, no control characters or backslashes.

@@ -9,12 +9,9 @@ use serde::Serialize;
 use super::{FileSet, RenderError, Target, assets, template};
 use crate::spec::Spec;
 use crate::spec::model::{BaseImage, EnvSource, Protocol, STOP_MARGIN};
+use crate::util::shell_quote;
 
-/// Path of the Dockerfile in the output directory.
-pub const DOCKERFILE: &str = "docker/Dockerfile";
-/// Path of its ignore file: BuildKit reads `<Dockerfile>.dockerignore` beside the Dockerfile
-/// before the context's own `.dockerignore`.
-pub const DOCKERIGNORE: &str = "docker/Dockerfile.dockerignore";
+pub use super::plan::paths::{DOCKERFILE, DOCKERIGNORE};
 
 /// Label carrying the stop budget in seconds, for tooling that starts containers.
 pub const STOP_TIMEOUT_LABEL: &str = "io.berth.stop-timeout";
@@ -73,12 +70,12 @@ impl Context {
 
         let mut cargo_args = format!(
             "-p {} --bin {}",
-            shell_word(&spec.build.package),
-            shell_word(&spec.build.bin)
+            shell_quote(&spec.build.package),
+            shell_quote(&spec.build.bin)
         );
         if !spec.build.features.is_empty() {
             cargo_args.push_str(" --features ");
-            cargo_args.push_str(&shell_word(&spec.build.features.join(",")));
+            cargo_args.push_str(&shell_quote(&spec.build.features.join(",")));
         }
 
         let stop_timeout = spec.shutdown.stop_timeout_secs();
@@ -211,19 +208,6 @@ fn docker_quoted(value: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// A word for `/bin/sh`: bare when safe, single-quoted otherwise.
-fn shell_word(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:,@+=%".contains(c));
-    if plain {
-        value.to_owned()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
-    }
 }
 
 /// The exec form of ENTRYPOINT / CMD / HEALTHCHECK: a JSON array of strings.
@@ -498,8 +482,8 @@ mod tests {
         assert_eq!(docker_word("0.0.0.0:9090"), "0.0.0.0:9090");
         assert_eq!(docker_word("a b"), "\"a b\"");
         assert_eq!(docker_word(""), "\"\"");
-        assert_eq!(shell_word("tls,x/y"), "tls,x/y");
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("tls,x/y"), "tls,x/y");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(json_array(["a,b", "c\"d", "e"]), r#"["a,b", "c\"d", "e"]"#);
         assert_eq!(json_array(["x\\"]), r#"["x\\"]"#);
     }

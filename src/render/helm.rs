@@ -13,11 +13,13 @@
 //! Values and schema come from one tree of documented fields, so a key cannot be documented,
 //! typed or defaulted in one place and forgotten in another.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use super::plan::{self, SPREAD};
 use super::{FileSet, RenderError, Target, assets, template};
 use crate::spec::{EnvSource, IntOrPercent, Spec, VolumeSource, WorkloadKind};
 use crate::yaml;
@@ -30,15 +32,17 @@ const README_TEMPLATE: &str = "helm/README.md.j2";
 /// Kubernetes 1.20 and would refuse to render.
 pub const MIN_KUBE_VERSION: &str = "1.29.0";
 
-/// Period of the startup probe in seconds; its failure threshold covers `health.startupTimeout`.
-pub const STARTUP_PROBE_PERIOD_SECS: u64 = 2;
-
 /// Renders the `helm` files of `spec` into `out`.
 pub fn render(spec: &Spec, out: &mut FileSet) -> Result<(), RenderError> {
-    let root = format!("helm/{}", spec.name);
+    let root = plan::paths::chart(spec);
     for (path, contents) in static_files()? {
         out.insert(Target::Helm, format!("{root}/{path}"), contents)?;
     }
+    out.insert(
+        Target::Helm,
+        format!("{root}/{}", plan::CHART_HELPERS),
+        plan::chart_helpers(),
+    )?;
     let values = values(spec);
     out.insert(Target::Helm, format!("{root}/Chart.yaml"), chart_yaml(spec))?;
     out.insert(
@@ -68,7 +72,9 @@ fn static_files() -> Result<Vec<(String, &'static str)>, RenderError> {
         pending.extend(dir.dirs());
         for file in dir.files() {
             let path = file.path().to_string_lossy().replace('\\', "/");
-            if path != ".helmignore" && !path.starts_with("templates/") {
+            if path != ".helmignore" && !path.starts_with("templates/")
+                || path == plan::CHART_HELPERS
+            {
                 continue;
             }
             let contents = file.contents_utf8().ok_or_else(|| RenderError::Serialize {
@@ -82,17 +88,9 @@ fn static_files() -> Result<Vec<(String, &'static str)>, RenderError> {
     Ok(files)
 }
 
-/// The `app.kubernetes.io/version` label and `appVersion`: the image tag, or the first 12 hex
-/// digits of the digest when the image has no tag.
+/// The `app.kubernetes.io/version` label and `appVersion` ([`plan::version_label`]).
 pub fn app_version(spec: &Spec) -> String {
-    match (&spec.image.tag, &spec.image.digest) {
-        (Some(tag), _) => tag.clone(),
-        (None, Some(digest)) => {
-            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-            hex.chars().take(12).collect()
-        }
-        (None, None) => String::new(),
-    }
+    plan::version_label(spec)
 }
 
 /// The chart `version`: the image tag when it is a SemVer 2 version (a leading `v` dropped),
@@ -102,41 +100,9 @@ pub fn chart_version(spec: &Spec) -> String {
         .tag
         .as_deref()
         .map(|t| t.strip_prefix('v').unwrap_or(t))
-        .filter(|t| is_semver(t))
+        .filter(|t| crate::util::is_semver(t))
         .unwrap_or("0.1.0")
         .to_owned()
-}
-
-fn is_semver(text: &str) -> bool {
-    let (rest, build) = match text.split_once('+') {
-        Some((r, b)) => (r, Some(b)),
-        None => (text, None),
-    };
-    let (core, pre) = match rest.split_once('-') {
-        Some((c, p)) => (c, Some(p)),
-        None => (rest, None),
-    };
-    let numeric = |p: &str| {
-        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == "0" || !p.starts_with('0'))
-    };
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.split('.')
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    };
-    let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts.iter().all(|p| numeric(p))
-        && pre.is_none_or(ident)
-        && build.is_none_or(ident)
-}
-
-/// `failureThreshold` of the startup probe: `ceil(startupTimeout / 2s)`, at least 1.
-pub fn startup_failure_threshold(spec: &Spec) -> u64 {
-    let period = u128::from(STARTUP_PROBE_PERIOD_SECS) * 1_000_000_000;
-    let budget = spec.health.startup_timeout.std().as_nanos();
-    let n = budget.div_ceil(period);
-    u64::try_from(n).unwrap_or(u64::MAX).max(1)
 }
 
 fn chart_yaml(spec: &Spec) -> String {
@@ -239,7 +205,7 @@ mod schema {
     /// A Kubernetes quantity (`50m`, `64Mi`, `1`).
     pub fn quantity() -> Value {
         json!({"anyOf": [
-            {"type": "string", "pattern": "^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][-+]?[0-9]+)?$"},
+            {"type": "string", "pattern": crate::spec::rules::QUANTITY_PATTERN},
             {"type": "number", "minimum": 0}
         ]})
     }
@@ -381,7 +347,8 @@ mod schema {
     }
 }
 
-fn probe(period: u64, timeout: u64, failures: u64) -> Vec<Field> {
+fn probe(p: &plan::Probe) -> Vec<Field> {
+    let (period, timeout, failures) = (p.period_seconds, p.timeout_seconds, p.failure_threshold);
     vec![
         leaf(
             "periodSeconds",
@@ -490,11 +457,13 @@ fn values(spec: &Spec) -> Vec<Field> {
     let node_selector =
         serde_json::to_value(&spec.scheduling.node_selector).unwrap_or_else(|_| json!({}));
     let config = spec.config.as_ref();
-    let (max_unavailable, max_surge) = if deployment {
-        (json!(0), json!(1))
-    } else {
-        (int_or_percent(&spec.scheduling.max_unavailable), json!(0))
-    };
+    let rollout = plan::rollout(spec);
+    let (max_unavailable, max_surge) = (
+        int_or_percent(&rollout.max_unavailable),
+        int_or_percent(&rollout.max_surge),
+    );
+    let [startup, liveness, readiness] = plan::probes(spec);
+    use berth_sidecar::contract as c;
 
     vec![
         leaf(
@@ -528,7 +497,7 @@ fn values(spec: &Spec) -> Vec<Field> {
         leaf(
             "revisionHistoryLimit",
             "How many old ReplicaSets / ControllerRevisions are kept for `kubectl rollout undo`.",
-            json!(10),
+            json!(plan::REVISION_HISTORY_LIMIT),
             schema::integer(0, 1000),
         ),
         group(
@@ -578,7 +547,7 @@ fn values(spec: &Spec) -> Vec<Field> {
                 leaf(
                     "pullPolicy",
                     "IfNotPresent: the image is pinned, and Always would make every pod start depend on\nthe registry (linter exemptions for this choice are annotated on the workload).",
-                    json!("IfNotPresent"),
+                    json!(plan::PULL_POLICY),
                     schema::one_of_strings(&["IfNotPresent", "Always", "Never"]),
                 ),
             ],
@@ -627,7 +596,10 @@ fn values(spec: &Spec) -> Vec<Field> {
         ),
         group(
             "adminService",
-            "A headless Service <fullname>-admin for the admin port: DNS records of the ready pods'\nadmin address only (no virtual IP, no load balancing). `helm test` and the ServiceMonitor\nneed it; pods are reachable at their IPs anyway, so it exposes nothing new.",
+            format!(
+                "A headless Service <fullname>{} for the admin port: DNS records of the ready pods'\nadmin address only (no virtual IP, no load balancing). `helm test` and the ServiceMonitor\nneed it; pods are reachable at their IPs anyway, so it exposes nothing new.",
+                plan::ADMIN_SERVICE_SUFFIX
+            ),
             vec![leaf(
                 "enabled",
                 "Create the admin Service.",
@@ -637,35 +609,47 @@ fn values(spec: &Spec) -> Vec<Field> {
         ),
         group(
             "health",
-            "The admin server of berth-sidecar: /livez, /readyz, /startupz (and /metrics) on one port.\nEvery probe uses the container port named admin.",
+            format!(
+                "The admin server of berth-sidecar: {}, {}, {} (and {}) on one port.\nEvery probe uses the container port named {}.",
+                c::PATH_LIVEZ,
+                c::PATH_READYZ,
+                c::PATH_STARTUPZ,
+                c::PATH_METRICS,
+                plan::ADMIN_PORT_NAME
+            ),
             vec![
                 leaf(
                     "port",
-                    "The admin port; the daemon binds 0.0.0.0:<port> (BERTH_ADMIN_ADDR).",
+                    format!(
+                        "The admin port; the daemon binds 0.0.0.0:<port> ({}).",
+                        c::ENV_ADMIN_ADDR
+                    ),
                     json!(admin),
                     schema::port(),
                 ),
                 group(
-                    "startupProbe",
+                    startup.key,
                     format!(
-                        "GET /startupz until start-up completes; liveness and readiness wait for it.\nperiodSeconds x failureThreshold is the start-up budget (berth.yaml health.startupTimeout: {}).",
-                        spec.health.startup_timeout
+                        "GET {} until start-up completes; liveness and readiness wait for it.\nperiodSeconds x failureThreshold is the start-up budget (berth.yaml health.startupTimeout: {}).",
+                        startup.path, spec.health.startup_timeout
                     ),
-                    probe(
-                        STARTUP_PROBE_PERIOD_SECS,
-                        1,
-                        startup_failure_threshold(spec),
-                    ),
+                    probe(&startup),
                 ),
                 group(
-                    "livenessProbe",
-                    "GET /livez: the daemon's event loop is alive; it stays 200 while draining so a\nshutdown is never cut short by a restart.",
-                    probe(10, 2, 3),
+                    liveness.key,
+                    format!(
+                        "GET {}: the daemon's event loop is alive; it stays 200 while draining so a\nshutdown is never cut short by a restart.",
+                        liveness.path
+                    ),
+                    probe(&liveness),
                 ),
                 group(
-                    "readinessProbe",
-                    "GET /readyz: ready for traffic. 503 until start-up completes, and from SIGTERM on.",
-                    probe(5, 2, 2),
+                    readiness.key,
+                    format!(
+                        "GET {}: ready for traffic. 503 until start-up completes, and from SIGTERM on.",
+                        readiness.path
+                    ),
+                    probe(&readiness),
                 ),
             ],
         ),
@@ -675,13 +659,19 @@ fn values(spec: &Spec) -> Vec<Field> {
             vec![
                 leaf(
                     "preStopDelay",
-                    "How long the daemon keeps serving after SIGTERM (BERTH_PRE_STOP_DELAY).",
+                    format!(
+                        "How long the daemon keeps serving after SIGTERM ({}).",
+                        c::ENV_PRE_STOP_DELAY
+                    ),
                     json!(spec.shutdown.pre_stop_delay.to_string()),
                     schema::duration(),
                 ),
                 leaf(
                     "drainTimeout",
-                    "How long in-flight work may take after the delay (BERTH_DRAIN_TIMEOUT).",
+                    format!(
+                        "How long in-flight work may take after the delay ({}).",
+                        c::ENV_DRAIN_TIMEOUT
+                    ),
                     json!(spec.shutdown.drain_timeout.to_string()),
                     schema::duration(),
                 ),
@@ -698,7 +688,15 @@ fn values(spec: &Spec) -> Vec<Field> {
         ),
         leaf(
             "env",
-            "Extra environment variables, after berth's own (BERTH_ADMIN_ADDR, BERTH_PRE_STOP_DELAY,\nBERTH_DRAIN_TIMEOUT, BERTH_CONFIG_FILE, BERTH_METRICS, and NODE_NAME on a DaemonSet).\nEach is {name, value} or {name, valueFrom: {secretKeyRef | configMapKeyRef | fieldRef}}.",
+            format!(
+                "Extra environment variables, after berth's own ({}, {},\n{}, {}, {}, and {} on a DaemonSet).\nEach is {{name, value}} or {{name, valueFrom: {{secretKeyRef | configMapKeyRef | fieldRef}}}}.",
+                c::ENV_ADMIN_ADDR,
+                c::ENV_PRE_STOP_DELAY,
+                c::ENV_DRAIN_TIMEOUT,
+                c::ENV_CONFIG_FILE,
+                c::ENV_METRICS,
+                plan::NODE_NAME_ENV
+            ),
             Value::Array(env),
             schema::env(),
         ),
@@ -716,7 +714,10 @@ fn values(spec: &Spec) -> Vec<Field> {
         ),
         group(
             "config",
-            "The daemon's configuration file, shipped in the ConfigMap <fullname>-config and mounted\nread-only (its directory, so ConfigMap updates reach the file).",
+            format!(
+                "The daemon's configuration file, shipped in the ConfigMap <fullname>{} and mounted\nread-only (its directory, so ConfigMap updates reach the file).",
+                plan::CONFIG_MAP_SUFFIX
+            ),
             vec![
                 leaf(
                     "enabled",
@@ -732,7 +733,10 @@ fn values(spec: &Spec) -> Vec<Field> {
                 ),
                 leaf(
                     "mountPath",
-                    "Absolute path of the file in the container (BERTH_CONFIG_FILE).",
+                    format!(
+                        "Absolute path of the file in the container ({}).",
+                        c::ENV_CONFIG_FILE
+                    ),
                     json!(config.map(|c| c.mount_path.as_str()).unwrap_or("")),
                     json!({"type": "string", "pattern": "^(/.*[^/])?$"}),
                 ),
@@ -834,19 +838,19 @@ fn values(spec: &Spec) -> Vec<Field> {
                 leaf(
                     "maxSkew",
                     "Largest allowed difference in pod count between two nodes.",
-                    json!(1),
+                    json!(SPREAD.max_skew),
                     schema::integer(1, 1000),
                 ),
                 leaf(
                     "topologyKey",
                     "Node label that defines the domains.",
-                    json!("kubernetes.io/hostname"),
+                    json!(SPREAD.topology_key),
                     json!({"type": "string", "minLength": 1}),
                 ),
                 leaf(
                     "whenUnsatisfiable",
                     "What the scheduler does when the skew cannot be met.",
-                    json!("ScheduleAnyway"),
+                    json!(SPREAD.when_unsatisfiable),
                     schema::one_of_strings(&["ScheduleAnyway", "DoNotSchedule"]),
                 ),
             ],
@@ -864,7 +868,7 @@ fn values(spec: &Spec) -> Vec<Field> {
                 leaf(
                     "maxUnavailable",
                     "Pods (or a percentage) a voluntary disruption may take down at once.",
-                    json!(1),
+                    json!(plan::PDB_MAX_UNAVAILABLE),
                     schema::int_or_percent(),
                 ),
             ],
@@ -917,7 +921,11 @@ fn values(spec: &Spec) -> Vec<Field> {
             vec![
                 leaf(
                     "enabled",
-                    "Serve /metrics (BERTH_METRICS) and add the prometheus.io/scrape, port and path pod\nannotations.",
+                    format!(
+                        "Serve {} ({}) and add the prometheus.io/scrape, port and path pod\nannotations.",
+                        c::PATH_METRICS,
+                        c::ENV_METRICS
+                    ),
                     json!(spec.metrics.enabled),
                     schema::boolean(),
                 ),
@@ -1255,7 +1263,13 @@ struct ReadmeContext<'a> {
     app_version: String,
     min_kube_version: &'static str,
     admin_port: u16,
-    startup_threshold: u64,
+    admin_port_name: &'static str,
+    config_map: String,
+    admin_service: String,
+    test_pod: String,
+    paths: BTreeMap<&'static str, &'static str>,
+    probes: [plan::Probe; 3],
+    probe_command: String,
     startup_timeout: String,
     grace: u64,
     pre_stop_delay: String,
@@ -1327,6 +1341,7 @@ fn cell(text: &str) -> String {
 }
 
 fn readme(spec: &Spec, fields: &[Field]) -> Result<String, RenderError> {
+    use berth_sidecar::contract as c;
     let mut rows = Vec::new();
     readme_rows(fields, "", &mut rows);
     let context = ReadmeContext {
@@ -1340,7 +1355,26 @@ fn readme(spec: &Spec, fields: &[Field]) -> Result<String, RenderError> {
         app_version: app_version(spec),
         min_kube_version: MIN_KUBE_VERSION,
         admin_port: spec.health.port,
-        startup_threshold: startup_failure_threshold(spec),
+        admin_port_name: plan::ADMIN_PORT_NAME,
+        config_map: plan::config_map_name(&spec.name),
+        admin_service: plan::admin_service_name(&spec.name),
+        test_pod: format!("{}{}", spec.name, plan::TEST_POD_SUFFIX),
+        paths: [
+            c::PATH_LIVEZ,
+            c::PATH_READYZ,
+            c::PATH_STARTUPZ,
+            c::PATH_METRICS,
+        ]
+        .into_iter()
+        .map(|p| (p.trim_start_matches('/'), p))
+        .collect(),
+        probes: plan::probes(spec),
+        probe_command: format!(
+            "{} {} {}",
+            c::PROBE_FLAG,
+            c::PATH_READYZ.trim_start_matches('/'),
+            c::PROBE_ADDR_FLAG
+        ),
         startup_timeout: spec.health.startup_timeout.to_string(),
         grace: spec.shutdown.stop_timeout_secs(),
         pre_stop_delay: spec.shutdown.pre_stop_delay.to_string(),

@@ -8,12 +8,10 @@
 //! the headless admin Service `<name>-admin`, the workload, PodDisruptionBudget (a Deployment
 //! with more than one replica).
 //!
-//! Linter exemptions: deliberate choices that kube-score, kube-linter, Polaris or checkov
-//! would report (pull policy `IfNotPresent`, no namespace, host namespaces and hostPath
-//! volumes a node agent asked for, ...) are emitted as explicit, per-object annotations with
-//! a reason (module `lint`).
+//! Every fact the objects share with the chart (names, labels, probes, environment, volumes,
+//! linter exemptions) comes from the deployment plan ([`super::plan`]); this module only maps
+//! it to k8s-openapi types.
 
-mod lint;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -25,13 +23,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
+use super::plan::{self, ADMIN_PORT_NAME, Scope};
 use super::{FileSet, RenderError, Target};
 use crate::spec::{Spec, WorkloadKind};
-
-/// `app.kubernetes.io/managed-by` of the plain manifests (the chart says `Helm`).
-pub const MANAGED_BY: &str = "berth";
-/// `app.kubernetes.io/component` of every object.
-pub const COMPONENT: &str = "daemon";
 
 /// One Kubernetes object of the `k8s` target.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,7 +156,7 @@ pub fn values(spec: &Spec) -> Result<Vec<Value>, RenderError> {
 
 /// The path of the manifest file inside the output directory: `k8s/<name>.yaml`.
 pub fn path(spec: &Spec) -> String {
-    format!("k8s/{}.yaml", spec.name)
+    plan::paths::manifest(spec)
 }
 
 /// The text of `k8s/<name>.yaml`: a header comment, then one `---` document per object.
@@ -188,40 +182,14 @@ pub fn render(spec: &Spec, out: &mut FileSet) -> Result<(), RenderError> {
     out.insert(Target::K8s, path(spec), manifest(spec)?)
 }
 
-/// `app.kubernetes.io/version`: the image tag, or the digest's first 12 hex digits.
-pub fn version_label(spec: &Spec) -> String {
-    if let Some(tag) = &spec.image.tag {
-        return tag.clone();
-    }
-    let digest = spec.image.digest.as_deref().unwrap_or_default();
-    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
-    hex.chars().take(12).collect()
-}
-
 /// The labels of every object and of the pod template.
 pub fn labels(spec: &Spec) -> BTreeMap<String, String> {
-    let mut labels = selector_labels(spec);
-    labels.extend([
-        ("app.kubernetes.io/version".to_string(), version_label(spec)),
-        (
-            "app.kubernetes.io/component".to_string(),
-            COMPONENT.to_string(),
-        ),
-        ("app.kubernetes.io/part-of".to_string(), spec.name.clone()),
-        (
-            "app.kubernetes.io/managed-by".to_string(),
-            MANAGED_BY.to_string(),
-        ),
-    ]);
-    labels
+    plan::labels(spec)
 }
 
 /// The labels selectors match on: `name` and `instance`.
 pub fn selector_labels(spec: &Spec) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), spec.name.clone()),
-        ("app.kubernetes.io/instance".to_string(), spec.name.clone()),
-    ])
+    plan::selector_labels(spec)
 }
 
 /// A label selector on [`selector_labels`].
@@ -242,14 +210,14 @@ fn metadata(spec: &Spec, name: String, annotations: BTreeMap<String, String>) ->
     }
 }
 
-/// The name of the ConfigMap holding the config file: `<name>-config`.
-pub fn config_map_name(spec: &Spec) -> String {
-    format!("{}-config", spec.name)
+/// The exemption annotations of objects other than the workload.
+fn common(spec: &Spec) -> BTreeMap<String, String> {
+    plan::annotations(spec, Scope::Every)
 }
 
 fn service_account(spec: &Spec) -> ServiceAccount {
     ServiceAccount {
-        metadata: metadata(spec, spec.name.clone(), lint::common()),
+        metadata: metadata(spec, spec.name.clone(), common(spec)),
         automount_service_account_token: Some(false),
         ..Default::default()
     }
@@ -258,7 +226,7 @@ fn service_account(spec: &Spec) -> ServiceAccount {
 fn config_map(spec: &Spec) -> Option<ConfigMap> {
     let config = spec.config.as_ref()?;
     Some(ConfigMap {
-        metadata: metadata(spec, config_map_name(spec), lint::common()),
+        metadata: metadata(spec, plan::config_map_name(&spec.name), common(spec)),
         data: Some(BTreeMap::from([(
             config.file_name.clone(),
             config.contents.clone(),
@@ -282,7 +250,7 @@ fn service(spec: &Spec) -> Option<Service> {
         return None;
     }
     Some(Service {
-        metadata: metadata(spec, spec.name.clone(), lint::common()),
+        metadata: metadata(spec, spec.name.clone(), common(spec)),
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".to_string()),
             ports: Some(ports),
@@ -293,24 +261,19 @@ fn service(spec: &Spec) -> Option<Service> {
     })
 }
 
-/// The name of the headless admin Service: `<name>-admin`.
-pub fn admin_service_name(spec: &Spec) -> String {
-    format!("{}-admin", spec.name)
-}
-
 /// A headless Service for the admin port: DNS records of the ready pods (for `helm test`, a
 /// ServiceMonitor or a Prometheus static config), no virtual IP and no load balancing. The
 /// client Service above never carries the admin port.
 fn admin_service(spec: &Spec) -> Service {
     Service {
-        metadata: metadata(spec, admin_service_name(spec), lint::common()),
+        metadata: metadata(spec, plan::admin_service_name(&spec.name), common(spec)),
         spec: Some(ServiceSpec {
             type_: Some("ClusterIP".to_string()),
             cluster_ip: Some("None".to_string()),
             ports: Some(vec![ServicePort {
-                name: Some(workload::ADMIN_PORT_NAME.to_string()),
+                name: Some(ADMIN_PORT_NAME.to_string()),
                 port: i32::from(spec.health.port),
-                target_port: Some(IntOrString::String(workload::ADMIN_PORT_NAME.to_string())),
+                target_port: Some(IntOrString::String(ADMIN_PORT_NAME.to_string())),
                 protocol: Some("TCP".to_string()),
                 ..Default::default()
             }]),
@@ -326,9 +289,9 @@ fn pod_disruption_budget(spec: &Spec) -> Option<PodDisruptionBudget> {
         return None;
     }
     Some(PodDisruptionBudget {
-        metadata: metadata(spec, spec.name.clone(), lint::common()),
+        metadata: metadata(spec, spec.name.clone(), common(spec)),
         spec: Some(PodDisruptionBudgetSpec {
-            max_unavailable: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::Int(plan::PDB_MAX_UNAVAILABLE as i32)),
             selector: Some(selector(spec)),
             ..Default::default()
         }),

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod docker;
 pub mod helm;
 pub mod k8s;
+pub mod plan;
 pub mod systemd;
 mod template;
 

@@ -28,7 +28,7 @@
 
 use serde::Serialize;
 
-use super::{FileSet, RenderError, Target, assets, template};
+use super::{FileSet, RenderError, Target, assets, plan, template};
 use crate::spec::Spec;
 use crate::spec::model::{EnvSource, STOP_MARGIN, VolumeSource, WorkloadKind};
 
@@ -45,23 +45,21 @@ pub fn render(spec: &Spec, out: &mut FileSet) -> Result<(), RenderError> {
 
 /// `systemd/<name>.service`.
 pub fn unit_path(spec: &Spec) -> String {
-    format!("systemd/{}.service", spec.name)
+    super::plan::paths::unit(spec)
 }
 
 /// `systemd/<name>.env`.
 pub fn env_path(spec: &Spec) -> String {
-    format!("systemd/{}.env", spec.name)
-}
-
-/// Where the environment file is installed on a host: `/etc/<name>/<name>.env`.
-pub fn installed_env_path(spec: &Spec) -> String {
-    format!("/etc/{0}/{0}.env", spec.name)
+    super::plan::paths::env(spec)
 }
 
 /// Values of the unit template.
 #[derive(Debug, Serialize)]
 struct UnitContext {
     name: String,
+    /// Where the environment file and the unit are installed ([`plan::install`]).
+    env_file: String,
+    unit_dir: &'static str,
     description: String,
     binary_path: String,
     config_path: Option<String>,
@@ -227,8 +225,11 @@ impl UnitContext {
         let watchdog =
             (!spec.systemd.watchdog.is_zero()).then(|| systemd_time(spec.systemd.watchdog));
 
+        let install = plan::install(spec);
         UnitContext {
             name: spec.name.clone(),
+            env_file: install.env_file,
+            unit_dir: install.unit_dir,
             description: specifier_escape(&description),
             binary_path,
             config_path: spec.config.as_ref().map(|c| c.mount_path.clone()),
@@ -264,12 +265,13 @@ impl UnitContext {
 }
 
 /// The downward-API field that has a host equivalent (`%H`).
-const NODE_NAME_FIELD: &str = "spec.nodeName";
+use plan::NODE_NAME_FIELD;
 
 /// Values of the environment-file template.
 #[derive(Debug, Serialize)]
 struct EnvContext {
     name: String,
+    env_file: String,
     contract: Vec<String>,
     user_env: Vec<String>,
 }
@@ -309,6 +311,7 @@ impl EnvContext {
             .collect();
         EnvContext {
             name: spec.name.clone(),
+            env_file: plan::install(spec).env_file,
             contract,
             user_env,
         }
@@ -402,10 +405,7 @@ fn systemd_time(d: crate::spec::Duration) -> String {
 /// A Kubernetes memory quantity as a systemd byte size (`128Mi` → `128M`, `1G` → `1000000000`).
 /// `None` for anything that is not a plain quantity (the spec validator accepts only those).
 fn memory_bytes(quantity: &str) -> Option<String> {
-    let split = quantity
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(quantity.len());
-    let (number, suffix) = quantity.split_at(split);
+    let (number, suffix) = crate::spec::rules::split_quantity(quantity)?;
     let binary = match suffix {
         "Ki" => Some('K'),
         "Mi" => Some('M'),
@@ -437,11 +437,12 @@ fn memory_bytes(quantity: &str) -> Option<String> {
         "Pi" => (1 << 50, 1),
         "Ei" => (1 << 60, 1),
         exponent => {
-            let digits = exponent.strip_prefix(['e', 'E'])?;
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
+            // split_quantity checked it: e or E, an optional sign, one to three digits.
+            let exp: i32 = exponent[1..].parse().ok()?;
+            match u32::try_from(exp) {
+                Ok(exp) => (10u128.checked_pow(exp)?, 1),
+                Err(_) => (1, 10u128.checked_pow(exp.unsigned_abs())?),
             }
-            (10u128.checked_pow(digits.parse().ok()?)?, 1)
         }
     };
     let (scaled, scale) = decimal(number)?;
@@ -451,9 +452,10 @@ fn memory_bytes(quantity: &str) -> Option<String> {
 
 /// A Kubernetes CPU quantity as a whole `CPUQuota=` percentage, rounded up (`500m` → 50).
 fn cpu_percent(quantity: &str) -> Option<u128> {
-    let (number, per_core) = match quantity.strip_suffix('m') {
-        Some(milli) => (milli, 1000),
-        None => (quantity, 1),
+    let (number, per_core) = match crate::spec::rules::split_quantity(quantity)? {
+        (number, "m") => (number, 1000),
+        (number, "") => (number, 1),
+        _ => return None,
     };
     let (scaled, scale) = decimal(number)?;
     let percent = scaled

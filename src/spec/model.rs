@@ -467,23 +467,7 @@ impl Spec {
     /// The runtime contract shared with berth-sidecar, in a fixed order: every target
     /// (Dockerfile `ENV`, pod `env`, systemd environment file) passes exactly these.
     pub fn contract_env(&self) -> Vec<(&'static str, String)> {
-        use berth_sidecar::contract as c;
-        let mut env = vec![
-            (c::ENV_ADMIN_ADDR, self.admin_addr()),
-            (
-                c::ENV_PRE_STOP_DELAY,
-                self.shutdown.pre_stop_delay.to_string(),
-            ),
-            (
-                c::ENV_DRAIN_TIMEOUT,
-                self.shutdown.drain_timeout.to_string(),
-            ),
-        ];
-        if let Some(config) = &self.config {
-            env.push((c::ENV_CONFIG_FILE, config.mount_path.clone()));
-        }
-        env.push((c::ENV_METRICS, self.metrics.enabled.to_string()));
-        env
+        crate::render::plan::contract_env(self)
     }
 
     /// Ports included in the Service.

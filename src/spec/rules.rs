@@ -404,17 +404,54 @@ pub fn parse_image(s: &str) -> Result<ImageRef, ImageError> {
     }
 }
 
-/// A parsed Kubernetes quantity: its value in base units (cores, bytes).
-pub fn parse_quantity(s: &str) -> Option<f64> {
-    let num_end = s
+/// The Kubernetes quantities berth accepts (`50m`, `0.5`, `64Mi`, `1e3`, `+1`), as a JSON Schema
+/// pattern; [`split_quantity`] is the same grammar in code. Both schemas (`berth schema` and
+/// the chart's `values.schema.json`) use this one pattern.
+pub const QUANTITY_PATTERN: &str =
+    r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][-+]?[0-9]{1,3})?$";
+
+/// Splits a quantity into its unsigned decimal number and its suffix (`64Mi` → `64`, `Mi`;
+/// `+1.5e3` → `1.5`, `e3`); `None` unless it matches [`QUANTITY_PATTERN`].
+pub fn split_quantity(s: &str) -> Option<(&str, &str)> {
+    let unsigned = s.strip_prefix('+').unwrap_or(s);
+    let end = unsigned
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, suffix) = s.split_at(num_end);
-    let s_num = num.strip_prefix('+').unwrap_or(num);
-    if s_num.is_empty() || s_num == "." || s_num.matches('.').count() > 1 {
+        .unwrap_or(unsigned.len());
+    let (number, suffix) = unsigned.split_at(end);
+    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
         return None;
     }
-    let value: f64 = s_num.parse().ok()?;
+    let known = matches!(
+        suffix,
+        "" | "n"
+            | "u"
+            | "m"
+            | "k"
+            | "M"
+            | "G"
+            | "T"
+            | "P"
+            | "E"
+            | "Ki"
+            | "Mi"
+            | "Gi"
+            | "Ti"
+            | "Pi"
+            | "Ei"
+    );
+    let exponent = || {
+        let exp = suffix.strip_prefix(['e', 'E'])?;
+        let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+        (!digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(())
+    };
+    (known || exponent().is_some()).then_some((number, suffix))
+}
+
+/// A parsed Kubernetes quantity: its value in base units (cores, bytes).
+pub fn parse_quantity(s: &str) -> Option<f64> {
+    let (number, suffix) = split_quantity(s)?;
+    let value: f64 = number.parse().ok()?;
     let factor: f64 = match suffix {
         "" => 1.0,
         "n" => 1e-9,
@@ -432,15 +469,7 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
         "Ti" => 1024f64.powi(4),
         "Pi" => 1024f64.powi(5),
         "Ei" => 1024f64.powi(6),
-        other => {
-            let exp = other.strip_prefix(['e', 'E'])?;
-            let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
-            if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit())
-            {
-                return None;
-            }
-            10f64.powi(exp.parse::<i32>().ok()?)
-        }
+        exponent => 10f64.powi(exponent[1..].parse::<i32>().ok()?),
     };
     let v = value * factor;
     v.is_finite().then_some(v)

@@ -47,9 +47,10 @@ impl Settings {
     }
 }
 
-/// The configuration at start-up: a missing file gives the defaults (with a warning); an
-/// invalid one gives the defaults too, but the `config` readiness check fails until a reload
-/// succeeds.
+/// The configuration at start-up: a missing file — or a missing directory, e.g. `docker run`
+/// without the mount — gives the defaults (with a warning), and the sidecar reads the file
+/// when it appears; an invalid one gives the defaults too, but the `config` readiness check
+/// fails until a reload succeeds.
 fn initial_config(path: Option<&Path>) -> (Config, Option<String>) {
     let Some(path) = path else {
         return (Config::default(), None);
@@ -60,7 +61,7 @@ fn initial_config(path: Option<&Path>) -> (Config, Option<String>) {
             (config, None)
         }
         Err(err) if err.is_not_found() => {
-            tracing::warn!(path = %path.display(), "configuration file missing: using the defaults");
+            tracing::warn!(path = %path.display(), "configuration file missing: using the defaults until it appears");
             (Config::default(), None)
         }
         Err(err) => {

@@ -153,3 +153,79 @@ fn bad_environment_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ECHO_LISTEN"));
 }
+
+fn spawn(app: u16, admin: u16, env: &[(&str, &std::ffi::OsStr)]) -> Daemon {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_echo-daemon"));
+    cmd.env("ECHO_LISTEN", format!("127.0.0.1:{app}"))
+        .env("BERTH_ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+        .env_remove("BERTH_CONFIG_FILE")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Daemon {
+        child: cmd.spawn().unwrap(),
+    }
+}
+
+/// #14: `BERTH_CONFIG_FILE` in a directory that does not exist (`docker run` without the
+/// mount): the daemon starts with the defaults and is ready — the sidecar agrees — and reads
+/// the file once the directory and the file appear.
+#[test]
+fn a_missing_config_directory_starts_with_defaults_and_is_picked_up_later() {
+    let root = tempfile::tempdir().unwrap();
+    let config = root.path().join("etc/echo-daemon/echo.toml");
+    let (app, admin) = (free_port(), free_port());
+    let mut daemon = spawn(
+        app,
+        admin,
+        &[
+            ("BERTH_CONFIG_FILE", config.as_os_str()),
+            ("BERTH_PRE_STOP_DELAY", "0s".as_ref()),
+        ],
+    );
+    wait_for("/readyz 200", Duration::from_secs(20), || {
+        matches!(get(admin, "/readyz"), Some((200, _)))
+    });
+    assert_eq!(get(app, "/echo?msg=x"), Some((200, "echo x".to_owned())));
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "greeting = \"mounted\"\n").unwrap();
+    wait_for("the mounted greeting", Duration::from_secs(10), || {
+        get(app, "/echo?msg=x").is_some_and(|(_, b)| b == "mounted x")
+    });
+    kill(daemon.child.id(), "-TERM");
+    assert_eq!(daemon.child.wait().unwrap().code(), Some(0));
+}
+
+/// #14: a slowloris client (half a request head) and a raw idle connection do not hold the
+/// stop: with a 200 ms pre-stop delay and a 3 s drain, exit 0 within the delay + 500 ms.
+#[test]
+fn slowloris_and_idle_connections_do_not_hold_the_stop() {
+    let (app, admin) = (free_port(), free_port());
+    let mut daemon = spawn(
+        app,
+        admin,
+        &[
+            ("BERTH_PRE_STOP_DELAY", "200ms".as_ref()),
+            ("BERTH_DRAIN_TIMEOUT", "3s".as_ref()),
+        ],
+    );
+    wait_for("/readyz 200", Duration::from_secs(20), || {
+        matches!(get(admin, "/readyz"), Some((200, _)))
+    });
+    let mut slowloris = TcpStream::connect(("127.0.0.1", app)).unwrap();
+    slowloris
+        .write_all(b"GET /echo?msg=x HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let _raw = TcpStream::connect(("127.0.0.1", app)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    kill(daemon.child.id(), "-TERM");
+    let status = daemon.child.wait().unwrap();
+    let took = t0.elapsed();
+    eprintln!("measured: slowloris stop (pre-stop 200ms, drain 3s) exit {status:?} after {took:?}");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(took < Duration::from_millis(700), "{took:?}");
+}

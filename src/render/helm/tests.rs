@@ -97,6 +97,7 @@ fn renders_the_documented_file_set() {
             "values.schema.json",
             "templates/NOTES.txt",
             "templates/_helpers.tpl",
+            "templates/_plan.tpl",
             "templates/configmap.yaml",
             "templates/pdb.yaml",
             "templates/service.yaml",
@@ -428,8 +429,8 @@ fn startup_threshold_covers_the_startup_timeout() {
         (Duration::ZERO, 1),
     ] {
         spec.health.startup_timeout = timeout;
-        assert_eq!(startup_failure_threshold(&spec), n, "{timeout}");
-        assert!(n * STARTUP_PROBE_PERIOD_SECS >= timeout.as_secs_ceil());
+        assert_eq!(plan::startup_failure_threshold(&spec), n, "{timeout}");
+        assert!(n * plan::STARTUP_PERIOD_SECONDS >= timeout.as_secs_ceil());
     }
 }
 
@@ -562,6 +563,7 @@ fn static_chart_matches_the_generator() {
         "values.yaml",
         "values.schema.json",
         "README.md",
+        plan::CHART_HELPERS,
     ] {
         let generated = file(&set, &spec, path);
         let on_disk = std::fs::read_to_string(root.join(path)).unwrap_or_default();
@@ -584,4 +586,59 @@ fn static_chart_spec() -> Spec {
         "Example chart of berth: its templates ship unchanged in every chart berth generates"
             .into();
     spec
+}
+
+/// The chart's own templates spell none of the plan's constants: they include the generated
+/// `templates/_plan.tpl` (kept current by `static_chart_matches_the_generator`) instead, so a
+/// constant changed in Rust cannot leave a stale copy in the chart.
+#[test]
+fn chart_templates_take_every_constant_from_the_plan() {
+    use berth_sidecar::contract as c;
+    let mut constants: Vec<&str> = vec![
+        c::ENV_ADMIN_ADDR,
+        c::ENV_PRE_STOP_DELAY,
+        c::ENV_DRAIN_TIMEOUT,
+        c::ENV_CONFIG_FILE,
+        c::ENV_METRICS,
+        c::PATH_LIVEZ,
+        c::PATH_READYZ,
+        c::PATH_STARTUPZ,
+        c::PATH_METRICS,
+        plan::CONFIG_MAP_SUFFIX,
+        plan::ADMIN_SERVICE_SUFFIX,
+        plan::TEST_POD_SUFFIX,
+        plan::NODE_NAME_ENV,
+        plan::NODE_NAME_FIELD,
+        plan::label::COMPONENT,
+        plan::label::PART_OF,
+        plan::KUBE_SCORE_IGNORE,
+    ];
+    for row in plan::EXEMPTIONS {
+        constants.push(row.key);
+        if row.value != "true" {
+            constants.push(row.value);
+        }
+    }
+    let files = static_files().unwrap();
+    assert!(files.iter().any(|(p, _)| p == "templates/workload.yaml"));
+    for (path, text) in files {
+        assert_ne!(
+            path,
+            plan::CHART_HELPERS,
+            "the helpers are generated, not copied"
+        );
+        for constant in &constants {
+            assert!(
+                !text.contains(constant),
+                "charts/berth/{path} spells {constant:?}: include a helper of templates/_plan.tpl"
+            );
+        }
+    }
+    let helpers = plan::chart_helpers();
+    for constant in &constants {
+        assert!(
+            helpers.contains(constant),
+            "{constant:?} missing from _plan.tpl"
+        );
+    }
 }

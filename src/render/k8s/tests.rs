@@ -3,12 +3,13 @@
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use serde_json::json;
 
-use super::workload::{config_checksum, split_path, startup_failure_threshold};
 use super::*;
+use crate::render::plan::{split_path, startup_failure_threshold, version_label};
 use crate::spec::sample::sample;
 use crate::spec::{
     Duration, EnvSource, EnvVar as SpecEnvVar, IntOrPercent, Port, Protocol, VolumeSource,
 };
+use crate::util::sha256_hex as config_checksum;
 
 fn deployment() -> Spec {
     sample(WorkloadKind::Deployment)
@@ -247,9 +248,7 @@ fn startup_probe_budget_covers_the_startup_timeout() {
     ] {
         spec.health.startup_timeout = timeout;
         assert_eq!(startup_failure_threshold(&spec), threshold, "{timeout}");
-        assert!(
-            u64::try_from(threshold).unwrap() * 2 >= spec.health.startup_timeout.as_secs_ceil()
-        );
+        assert!(threshold * 2 >= spec.health.startup_timeout.as_secs_ceil());
     }
 }
 
@@ -554,7 +553,7 @@ fn checksum_annotation_only_without_reload() {
         "sha256 of the exact bytes, as `sha256sum` prints it"
     );
     assert_eq!(
-        config_checksum(""),
+        config_checksum(b""),
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     );
 }
@@ -733,7 +732,7 @@ fn linter_exemptions_on_every_object_and_the_workload() {
             let a = object.metadata().annotations.clone().unwrap_or_default();
             assert_eq!(
                 a.get("checkov.io/skip1").map(String::as_str),
-                Some(lint::CHECKOV_NAMESPACE)
+                Some(crate::render::plan::EXEMPTIONS[0].value)
             );
             for (key, value) in &a {
                 assert!(

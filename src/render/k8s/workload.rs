@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use berth_sidecar::contract::{PATH_LIVEZ, PATH_METRICS, PATH_READYZ, PATH_STARTUPZ};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec,
     DeploymentStrategy, RollingUpdateDaemonSet, RollingUpdateDeployment,
@@ -17,33 +16,36 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use sha2::{Digest, Sha256};
 
-use super::{config_map_name, labels, lint, metadata, selector};
+use super::{labels, metadata, selector};
+use crate::render::plan::{self, ADMIN_PORT_NAME, Scope, VolumePlan};
 use crate::spec::{EnvSource, IntOrPercent, ResourceList, Spec, VolumeSource, WorkloadKind};
 
-/// The name of the admin port (health endpoints and metrics).
-pub const ADMIN_PORT_NAME: &str = "admin";
-/// The name of the config file volume.
-pub const CONFIG_VOLUME: &str = "config";
 /// `revisionHistoryLimit` of both workload kinds.
-pub const REVISION_HISTORY_LIMIT: i32 = 10;
-/// `periodSeconds` of the startup probe; its failure threshold covers `health.startupTimeout`.
-pub const STARTUP_PERIOD_SECONDS: i32 = 2;
+const REVISION_HISTORY_LIMIT: Option<i32> = Some(plan::REVISION_HISTORY_LIMIT as i32);
+
+fn int(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
 
 /// The Deployment of `spec`.
 pub fn deployment(spec: &Spec) -> Deployment {
+    let rollout = plan::rollout(spec);
     Deployment {
-        metadata: metadata(spec, spec.name.clone(), lint::workload(spec)),
+        metadata: metadata(
+            spec,
+            spec.name.clone(),
+            plan::annotations(spec, Scope::Workload),
+        ),
         spec: Some(DeploymentSpec {
             replicas: Some(i32::try_from(spec.replicas).unwrap_or(i32::MAX)),
-            revision_history_limit: Some(REVISION_HISTORY_LIMIT),
+            revision_history_limit: REVISION_HISTORY_LIMIT,
             selector: selector(spec),
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".to_string()),
                 rolling_update: Some(RollingUpdateDeployment {
-                    max_unavailable: Some(IntOrString::Int(0)),
-                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(int_or_percent(&rollout.max_unavailable)),
+                    max_surge: Some(int_or_percent(&rollout.max_surge)),
                 }),
             }),
             template: pod_template(spec),
@@ -55,16 +57,21 @@ pub fn deployment(spec: &Spec) -> Deployment {
 
 /// The DaemonSet of `spec`.
 pub fn daemon_set(spec: &Spec) -> DaemonSet {
+    let rollout = plan::rollout(spec);
     DaemonSet {
-        metadata: metadata(spec, spec.name.clone(), lint::workload(spec)),
+        metadata: metadata(
+            spec,
+            spec.name.clone(),
+            plan::annotations(spec, Scope::Workload),
+        ),
         spec: Some(DaemonSetSpec {
-            revision_history_limit: Some(REVISION_HISTORY_LIMIT),
+            revision_history_limit: REVISION_HISTORY_LIMIT,
             selector: selector(spec),
             update_strategy: Some(DaemonSetUpdateStrategy {
                 type_: Some("RollingUpdate".to_string()),
                 rolling_update: Some(RollingUpdateDaemonSet {
-                    max_unavailable: Some(int_or_percent(&spec.scheduling.max_unavailable)),
-                    max_surge: Some(IntOrString::Int(0)),
+                    max_unavailable: Some(int_or_percent(&rollout.max_unavailable)),
+                    max_surge: Some(int_or_percent(&rollout.max_surge)),
                 }),
             }),
             template: pod_template(spec),
@@ -81,37 +88,8 @@ fn int_or_percent(value: &IntOrPercent) -> IntOrString {
     }
 }
 
-/// The sha256 of the config file's exact bytes, as lower-case hex (Helm's `sha256sum`).
-pub fn config_checksum(contents: &str) -> String {
-    Sha256::digest(contents.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Pod template annotations: the config checksum (rolls pods on change unless the daemon
-/// reloads its config) and the Prometheus scrape annotations.
-pub fn pod_annotations(spec: &Spec) -> BTreeMap<String, String> {
-    let mut a = BTreeMap::new();
-    if let Some(config) = spec.config.as_ref().filter(|c| !c.reload) {
-        a.insert(
-            "checksum/config".to_string(),
-            config_checksum(&config.contents),
-        );
-    }
-    if spec.metrics.enabled {
-        a.insert("prometheus.io/scrape".to_string(), "true".to_string());
-        a.insert(
-            "prometheus.io/port".to_string(),
-            spec.health.port.to_string(),
-        );
-        a.insert("prometheus.io/path".to_string(), PATH_METRICS.to_string());
-    }
-    a
-}
-
 fn pod_template(spec: &Spec) -> PodTemplateSpec {
-    let annotations = pod_annotations(spec);
+    let annotations = plan::pod_annotations(spec);
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels(spec)),
@@ -167,9 +145,9 @@ fn pod_spec(spec: &Spec) -> PodSpec {
         host_pid: spec.host.pid.then_some(true),
         topology_spread_constraints: deployment.then(|| {
             vec![TopologySpreadConstraint {
-                max_skew: 1,
-                topology_key: "kubernetes.io/hostname".to_string(),
-                when_unsatisfiable: "ScheduleAnyway".to_string(),
+                max_skew: int(plan::SPREAD.max_skew.into()),
+                topology_key: plan::SPREAD.topology_key.to_string(),
+                when_unsatisfiable: plan::SPREAD.when_unsatisfiable.to_string(),
                 label_selector: Some(selector(spec)),
                 ..Default::default()
             }]
@@ -199,22 +177,18 @@ fn container(spec: &Spec) -> Container {
         ..Default::default()
     });
     let mounts = volume_mounts(spec);
+    let probes = plan::probes(spec);
     Container {
         name: spec.name.clone(),
         image: Some(spec.image.to_string()),
-        image_pull_policy: Some("IfNotPresent".to_string()),
+        image_pull_policy: Some(plan::PULL_POLICY.to_string()),
         command: (!spec.command.is_empty()).then(|| spec.command.clone()),
         args: (!spec.args.is_empty()).then(|| spec.args.clone()),
         ports: Some(ports),
         env: Some(env(spec)),
-        startup_probe: Some(probe(
-            PATH_STARTUPZ,
-            STARTUP_PERIOD_SECONDS,
-            1,
-            startup_failure_threshold(spec),
-        )),
-        liveness_probe: Some(probe(PATH_LIVEZ, 10, 2, 3)),
-        readiness_probe: Some(probe(PATH_READYZ, 5, 2, 2)),
+        startup_probe: Some(probe(&probes[0])),
+        liveness_probe: Some(probe(&probes[1])),
+        readiness_probe: Some(probe(&probes[2])),
         resources: (!spec.resources.is_empty()).then(|| ResourceRequirements {
             requests: quantities(&spec.resources.requests),
             limits: quantities(&spec.resources.limits),
@@ -237,25 +211,16 @@ fn container(spec: &Spec) -> Container {
     }
 }
 
-/// `ceil(startupTimeout / 2s)`, at least 1: the startup probe gives up no earlier than
-/// `health.startupTimeout`.
-pub fn startup_failure_threshold(spec: &Spec) -> i32 {
-    let period = u128::from(STARTUP_PERIOD_SECONDS.unsigned_abs()) * 1_000_000_000;
-    let nanos = spec.health.startup_timeout.std().as_nanos();
-    let threshold = nanos.div_ceil(period).max(1);
-    i32::try_from(threshold).unwrap_or(i32::MAX)
-}
-
-fn probe(path: &str, period: i32, timeout: i32, failure_threshold: i32) -> Probe {
+fn probe(probe: &plan::Probe) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
-            path: Some(path.to_string()),
+            path: Some(probe.path.to_string()),
             port: IntOrString::String(ADMIN_PORT_NAME.to_string()),
             ..Default::default()
         }),
-        period_seconds: Some(period),
-        timeout_seconds: Some(timeout),
-        failure_threshold: Some(failure_threshold),
+        period_seconds: Some(int(probe.period_seconds)),
+        timeout_seconds: Some(int(probe.timeout_seconds)),
+        failure_threshold: Some(int(probe.failure_threshold)),
         ..Default::default()
     }
 }
@@ -271,54 +236,43 @@ fn quantities(list: &ResourceList) -> Option<BTreeMap<String, Quantity>> {
     (!map.is_empty()).then_some(map)
 }
 
-/// The container's environment: the runtime contract, `NODE_NAME` for a DaemonSet (unless
-/// the description sets it), then the description's variables in order.
+/// The container's environment ([`plan::env`]).
 fn env(spec: &Spec) -> Vec<EnvVar> {
-    let mut env: Vec<EnvVar> = spec
-        .contract_env()
+    plan::env(spec)
         .into_iter()
-        .map(|(name, value)| EnvVar {
-            name: name.to_string(),
-            value: Some(value),
-            ..Default::default()
+        .map(|e| match e.source {
+            EnvSource::Value(v) => EnvVar {
+                name: e.name,
+                value: Some(v),
+                ..Default::default()
+            },
+            EnvSource::Secret { name, key } => EnvVar {
+                name: e.name,
+                value_from: Some(EnvVarSource {
+                    secret_key_ref: Some(SecretKeySelector {
+                        name,
+                        key,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            EnvSource::ConfigMap { name, key } => EnvVar {
+                name: e.name,
+                value_from: Some(EnvVarSource {
+                    config_map_key_ref: Some(ConfigMapKeySelector {
+                        name,
+                        key,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            EnvSource::Field { path } => field_env(&e.name, &path),
         })
-        .collect();
-    if spec.workload == WorkloadKind::DaemonSet && !spec.env.iter().any(|e| e.name == "NODE_NAME") {
-        env.push(field_env("NODE_NAME", "spec.nodeName"));
-    }
-    env.extend(spec.env.iter().map(|e| match &e.value {
-        EnvSource::Value(v) => EnvVar {
-            name: e.name.clone(),
-            value: Some(v.clone()),
-            ..Default::default()
-        },
-        EnvSource::Secret { name, key } => EnvVar {
-            name: e.name.clone(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: name.clone(),
-                    key: key.clone(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        EnvSource::ConfigMap { name, key } => EnvVar {
-            name: e.name.clone(),
-            value_from: Some(EnvVarSource {
-                config_map_key_ref: Some(ConfigMapKeySelector {
-                    name: name.clone(),
-                    key: key.clone(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-        EnvSource::Field { path } => field_env(&e.name, path),
-    }));
-    env
+        .collect()
 }
 
 fn field_env(name: &str, path: &str) -> EnvVar {
@@ -335,88 +289,65 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     }
 }
 
-/// Splits an absolute path into its directory and file name (`/etc/a/b.toml` → `/etc/a`,
-/// `b.toml`; a file in `/` gives `/`).
-pub fn split_path(path: &str) -> (&str, &str) {
-    match path.rsplit_once('/') {
-        Some(("", file)) => ("/", file),
-        Some((dir, file)) => (dir, file),
-        None => (".", path),
-    }
-}
-
 fn volume_mounts(spec: &Spec) -> Vec<VolumeMount> {
-    let mut mounts: Vec<VolumeMount> = spec
-        .volumes
-        .iter()
-        .map(|v| VolumeMount {
-            name: v.name.clone(),
-            mount_path: v.mount_path.clone(),
-            read_only: v.read_only.then_some(true),
+    plan::mounts(spec)
+        .into_iter()
+        .map(|m| VolumeMount {
+            name: m.name,
+            mount_path: m.mount_path,
+            read_only: m.read_only.then_some(true),
             ..Default::default()
         })
-        .collect();
-    if let Some(config) = &spec.config {
-        // The directory, not a subPath: a subPath mount never sees ConfigMap updates.
-        let (dir, _) = split_path(&config.mount_path);
-        mounts.push(VolumeMount {
-            name: CONFIG_VOLUME.to_string(),
-            mount_path: dir.to_string(),
-            read_only: Some(true),
-            ..Default::default()
-        });
-    }
-    mounts
+        .collect()
 }
 
 fn volumes(spec: &Spec) -> Vec<Volume> {
-    let mut volumes: Vec<Volume> = spec
-        .volumes
-        .iter()
-        .map(|v| {
+    plan::mounts(spec)
+        .into_iter()
+        .map(|m| {
             let mut volume = Volume {
-                name: v.name.clone(),
+                name: m.name,
                 ..Default::default()
             };
-            match &v.source {
-                VolumeSource::HostPath(path) => {
+            match m.source {
+                VolumePlan::Spec(VolumeSource::HostPath(path)) => {
                     volume.host_path = Some(HostPathVolumeSource {
-                        path: path.clone(),
+                        path,
                         ..Default::default()
                     });
                 }
-                VolumeSource::EmptyDir => volume.empty_dir = Some(EmptyDirVolumeSource::default()),
-                VolumeSource::Secret(name) => {
+                VolumePlan::Spec(VolumeSource::EmptyDir) => {
+                    volume.empty_dir = Some(EmptyDirVolumeSource::default());
+                }
+                VolumePlan::Spec(VolumeSource::Secret(name)) => {
                     volume.secret = Some(SecretVolumeSource {
-                        secret_name: Some(name.clone()),
+                        secret_name: Some(name),
                         ..Default::default()
                     });
                 }
-                VolumeSource::ConfigMap(name) => {
+                VolumePlan::Spec(VolumeSource::ConfigMap(name)) => {
                     volume.config_map = Some(ConfigMapVolumeSource {
-                        name: name.clone(),
+                        name,
+                        ..Default::default()
+                    });
+                }
+                VolumePlan::Config {
+                    config_map,
+                    key,
+                    file,
+                } => {
+                    volume.config_map = Some(ConfigMapVolumeSource {
+                        name: config_map,
+                        items: Some(vec![KeyToPath {
+                            key,
+                            path: file,
+                            ..Default::default()
+                        }]),
                         ..Default::default()
                     });
                 }
             }
             volume
         })
-        .collect();
-    if let Some(config) = &spec.config {
-        let (_, file) = split_path(&config.mount_path);
-        volumes.push(Volume {
-            name: CONFIG_VOLUME.to_string(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: config_map_name(spec),
-                items: Some(vec![KeyToPath {
-                    key: config.file_name.clone(),
-                    path: file.to_string(),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-    }
-    volumes
+        .collect()
 }

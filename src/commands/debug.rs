@@ -121,9 +121,7 @@ pub fn run(options: &DebugCommand) -> CommandResult {
     let spec = load_spec(&options.file)?;
     let (namespace, pod, container) = runtime()?.block_on(async {
         let conn = connect(options.context.as_deref(), options.namespace.as_deref()).await?;
-        let pods = cluster::workload_pods(&conn, &spec)
-            .await
-            .map_err(|e| CommandError::Runtime(e.to_string()))?;
+        let pods = cluster::workload_pods(&conn, &spec).await?;
         let (pod, container) = choose(&pods, options.pod.as_deref()).map_err(|m| {
             CommandError::Runtime(format!(
                 "error: {}: {m} in namespace {}",

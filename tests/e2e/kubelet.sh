@@ -337,7 +337,7 @@ if wait_until 120 0.5 restarted; then
     [ "$last" = 0/Completed ]; then
     pass "liveness: /livez 503 $(secs $((t_503 - t_flip))) after the switch (the daemon's check: 10 s × 2); the kubelet gave up on it $(secs "$detect_ms") later (bound ${LP} s × $LF + 2 s), stopped the container gracefully (last state exit 0/Completed) and restarted it: restartCount $r0 → $(restarts "$POD_B"), Ready again $(secs "$rs_ms") after the switch; event: $ev"
     figure "liveness: /livez 503 → kubelet kills the container" "$(secs "$detect_ms")"
-    figure "liveness: /livez 503 → restarted container Ready" "$(secs "$rs_ms")"
+    figure "liveness: switch flipped → restarted container Ready" "$(secs "$rs_ms")"
   else
     fail "liveness restart within the probe arithmetic" "detected after ${detect_ms} ms; last state $last; event '$ev'; kubelet '${kill_line:0:120}'"
   fi

@@ -1,0 +1,3 @@
+module berth.example/bench-go-daemon
+
+go 1.22

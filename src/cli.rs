@@ -40,6 +40,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show the rollout status of the workload; --wait waits for it to complete.
     Status(StatusArgs),
+    /// Attach an ephemeral debug container (kubectl debug) to a Ready pod of the workload.
+    Debug(DebugArgs),
 }
 
 /// `berth init`.
@@ -188,4 +190,23 @@ pub struct StatusArgs {
     /// How long --wait waits (30s, 5m, 1h30m).
     #[arg(long, default_value = "5m", value_parser = berth::cluster::parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,
+}
+
+/// `berth debug`.
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The debug container's image (it shares the daemon's process namespace).
+    #[arg(long, default_value = berth::commands::debug::DEFAULT_IMAGE, value_name = "IMAGE")]
+    pub image: String,
+    /// Debug this pod instead of the first Ready one (it must belong to the workload).
+    #[arg(long, value_name = "POD")]
+    pub pod: Option<String>,
+    /// The command to run in the debug container, after `--` (default: the image's own,
+    /// interactive).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

@@ -525,14 +525,30 @@ pub async fn rollout(conn: &Connection, spec: &Spec) -> Result<Rollout, ClusterE
     }
 }
 
-/// Why the workload's pods that are not Ready are not (see [`rollout::pod_problems`]): the
-/// pods matching the workload's selector labels, and the Warning events about pods.
-pub async fn pod_problems(conn: &Connection, spec: &Spec) -> Result<Vec<String>, ClusterError> {
+/// The pods of the workload of `spec`: those matching its selector labels in the
+/// connection's namespace (whoever created them: `berth apply`, Helm or kubectl).
+pub async fn workload_pods(conn: &Connection, spec: &Spec) -> Result<Vec<Pod>, ClusterError> {
     let selector = objects::selector_labels(spec)
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
+    namespaced::<Pod>(conn)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map(|list| list.items)
+        .map_err(|e| {
+            request_error(
+                format!("list pods in namespace {}", conn.namespace),
+                &e,
+                &format!("list pods -n {}", conn.namespace),
+            )
+        })
+}
+
+/// Why the workload's pods that are not Ready are not (see [`rollout::pod_problems`]): the
+/// pods matching the workload's selector labels, and the Warning events about pods.
+pub async fn pod_problems(conn: &Connection, spec: &Spec) -> Result<Vec<String>, ClusterError> {
     let failed = |what: &str, e: kube::Error| {
         request_error(
             format!("list {what} in namespace {}", conn.namespace),
@@ -540,11 +556,7 @@ pub async fn pod_problems(conn: &Connection, spec: &Spec) -> Result<Vec<String>,
             &format!("list {what} -n {}", conn.namespace),
         )
     };
-    let pods = namespaced::<Pod>(conn)
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|e| failed("pods", e))?
-        .items;
+    let pods = workload_pods(conn, spec).await?;
     if pods
         .iter()
         .all(|p| p.metadata.deletion_timestamp.is_some() || rollout::pod_ready(p))

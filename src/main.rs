@@ -56,6 +56,14 @@ fn main() -> ExitCode {
             wait: args.wait,
             timeout: args.timeout,
         }),
+        Command::Debug(args) => commands::debug::run(&commands::debug::DebugCommand {
+            file: args.input.file,
+            context: args.cluster.context,
+            namespace: args.cluster.namespace,
+            image: args.image,
+            pod: args.pod,
+            command: args.command,
+        }),
         Command::Completions(args) => {
             clap_complete::generate(
                 args.shell,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of berth: unit, CLI and golden tests, the validation of generated files
 # with the real tools, drift of the committed examples, the generator and cluster fault
-# suites, and the Docker, systemd and Kubernetes end-to-end suites (the runtime fault suite,
-# sidecar/tests/faults.rs, runs in cargo test). It first installs the tools the suites need (idempotent).
+# suites, and the Docker, systemd, Kubernetes (kwok), real-node (kubelet), Windows (wine) and
+# multi-arch end-to-end suites (the runtime fault suite, sidecar/tests/faults.rs, runs in
+# cargo test). It first installs the tools the suites need (idempotent).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -42,6 +43,9 @@ bash tests/e2e/systemd.sh
 
 phase "Kubernetes end-to-end"
 bash tests/e2e/k8s.sh
+
+phase "real-node end-to-end (kubelet)"
+bash tests/e2e/kubelet.sh
 
 phase "cluster command faults (own API server, RBAC on)"
 bash tests/e2e/cluster-faults.sh

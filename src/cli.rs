@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// berth: one description (berth.yaml) in; Dockerfile, Helm chart, Kubernetes manifests and
-/// systemd unit out, all agreeing with the berth-sidecar runtime inside the daemon.
+/// systemd unit and Windows service scripts out, all agreeing with the berth-sidecar runtime inside the daemon.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None, propagate_version = true)]
 #[command(
@@ -41,12 +41,16 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Show what `berth generate` would change; exit 1 when anything differs.
     Diff(DiffArgs),
+    /// Compile the daemon for each platform and assemble a multi-arch OCI image (no Docker).
+    Build(BuildArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Server-side apply the Kubernetes objects to a cluster (field manager `berth`).
     Apply(ApplyArgs),
     /// Show the rollout status of the workload; --wait waits for it to complete.
     Status(StatusArgs),
+    /// Attach an ephemeral debug container (kubectl debug) to a Ready pod of the workload.
+    Debug(DebugArgs),
 }
 
 /// `berth init`.
@@ -97,7 +101,7 @@ pub struct GenerateArgs {
     /// Output directory (default: deploy/ beside the description).
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     pub out: Option<PathBuf>,
-    /// Only these targets (comma-separated: docker,helm,k8s,systemd).
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd,windows,ci; default: all but ci).
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub only: Vec<berth::render::Target>,
     /// Overwrite files that were edited by hand since berth wrote them.
@@ -113,9 +117,37 @@ pub struct DiffArgs {
     /// Output directory to compare with (default: deploy/ beside the description).
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     pub out: Option<PathBuf>,
-    /// Only these targets (comma-separated: docker,helm,k8s,systemd).
+    /// Only these targets (comma-separated: docker,helm,k8s,systemd,windows,ci; default: all but ci).
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub only: Vec<berth::render::Target>,
+}
+
+/// `berth build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    /// Only these platforms of build.platforms (repeat or comma-separate; default: all).
+    #[arg(long = "platform", value_delimiter = ',', value_name = "OS/ARCH")]
+    pub platforms: Vec<String>,
+    /// Directory of the binaries: DIST/<os>-<arch>/<bin>.
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub dist: PathBuf,
+    /// Use the binaries already in --dist instead of compiling (e.g. from a CI build matrix).
+    #[arg(long)]
+    pub skip_compile: bool,
+    /// Compile only; assemble no image.
+    #[arg(long)]
+    pub no_image: bool,
+    /// The OCI image layout to write (default: DIST/image).
+    #[arg(short = 'o', long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Push the multi-arch image to this reference (REGISTRY/NAME:TAG) with crane.
+    #[arg(long, value_name = "REF")]
+    pub push: Option<String>,
+    /// Runtime base image instead of the one the Dockerfile names (its RUNTIME_IMAGE).
+    #[arg(long, env = "BERTH_RUNTIME_IMAGE", value_name = "REF")]
+    pub runtime_image: Option<String>,
 }
 
 /// `berth completions`.
@@ -168,4 +200,23 @@ pub struct StatusArgs {
     /// How long --wait waits (30s, 5m, 1h30m).
     #[arg(long, default_value = "5m", value_parser = berth::cluster::parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,
+}
+
+/// `berth debug`.
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    #[command(flatten)]
+    pub input: FileArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The debug container's image (it shares the daemon's process namespace).
+    #[arg(long, default_value = berth::commands::debug::DEFAULT_IMAGE, value_name = "IMAGE")]
+    pub image: String,
+    /// Debug this pod instead of the first Ready one (it must belong to the workload).
+    #[arg(long, value_name = "POD")]
+    pub pod: Option<String>,
+    /// The command to run in the debug container, after `--` (default: the image's own,
+    /// interactive).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

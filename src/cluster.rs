@@ -30,6 +30,9 @@ use crate::spec::{Spec, WorkloadKind};
 
 pub use rollout::{Phase, Rollout};
 
+/// How long connecting to the API server (TCP and TLS) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "berth";
 
@@ -48,7 +51,9 @@ pub enum ClusterError {
         message: String,
     },
     /// The API server does not answer.
-    #[error("error: cannot reach the Kubernetes API server at {server}{context}: {message}")]
+    #[error(
+        "error: cannot reach the Kubernetes API server at {server}{context}: {message}\n  hint: check that the API server is up and reachable from here (kubectl cluster-info), and that the context names the right server"
+    )]
     Unreachable {
         /// The server URL of the context.
         server: String,
@@ -63,6 +68,17 @@ pub enum ClusterError {
         /// What was being done, e.g. `apply deployment.apps/x in namespace n`.
         what: String,
         /// Why (the API server's message when there is one).
+        message: String,
+    },
+    /// The API server did not answer a request, or answered that it cannot serve now (a
+    /// connection refused or reset, a timeout, 429, 5xx): worth retrying.
+    #[error(
+        "error: {what}: the API server did not answer: {message}\n  hint: check that the API server is up (kubectl get --raw /readyz) and run the command again"
+    )]
+    Unavailable {
+        /// What was being done.
+        what: String,
+        /// Why.
         message: String,
     },
     /// The workload does not exist.
@@ -89,6 +105,68 @@ fn api_code(err: &kube::Error) -> Option<u16> {
     match err {
         kube::Error::Api(status) => Some(status.code),
         _ => None,
+    }
+}
+
+impl ClusterError {
+    /// True for failures that may go away by themselves (the API server restarting or
+    /// overloaded): [`ClusterError::Unreachable`] and [`ClusterError::Unavailable`].
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClusterError::Unreachable { .. } | ClusterError::Unavailable { .. }
+        )
+    }
+}
+
+/// True when a failed request is worth retrying: no answer at all (connection refused or
+/// reset, timeout) or an answer that says "later" (408, 429, 5xx).
+fn transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => matches!(status.code, 408 | 429 | 500..=599),
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
+    }
+}
+
+/// The hint for a request the API server refused because of who asks: 401 (the
+/// credentials) or 403 (RBAC). `can_i` is the `kubectl auth can-i` arguments to check with.
+fn auth_hint(err: &kube::Error, can_i: &str) -> Option<String> {
+    match api_code(err) {
+        Some(401) => Some(
+            "the API server rejected the credentials of this kubeconfig user (an invalid, expired or revoked token or certificate); get fresh credentials (e.g. run your provider's get-credentials command again) and retry"
+                .to_string(),
+        ),
+        Some(403) => Some(format!(
+            "the kubeconfig user lacks an RBAC permission; check with `kubectl auth can-i {can_i}` and ask a cluster admin for a Role and RoleBinding that grant it"
+        )),
+        _ => None,
+    }
+}
+
+/// A failed request as a [`ClusterError`]: [`ClusterError::Unavailable`] when it is worth
+/// retrying, else [`ClusterError::Request`] with the API server's message and, for 401 and
+/// 403, what to do.
+fn request_error(what: String, err: &kube::Error, can_i: &str) -> ClusterError {
+    if transient(err) {
+        return ClusterError::Unavailable {
+            what,
+            message: api_message(err),
+        };
+    }
+    let mut message = api_message(err);
+    if let Some(hint) = auth_hint(err, can_i) {
+        message = format!("{message}\n  hint: {hint}");
+    }
+    ClusterError::Request { what, message }
+}
+
+/// `deployments.apps` (kubectl's `resource.group`) of a resource type.
+fn resource_name<K: k8s_openapi::Resource>() -> String {
+    if K::GROUP.is_empty() {
+        K::URL_PATH_SEGMENT.to_string()
+    } else {
+        format!("{}.{}", K::URL_PATH_SEGMENT, K::GROUP)
     }
 }
 
@@ -153,7 +231,7 @@ pub async fn connect_with(
     context: Option<&str>,
     namespace: Option<&str>,
 ) -> Result<Connection, ClusterError> {
-    config.connect_timeout = Some(Duration::from_secs(5));
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(Duration::from_secs(30));
     let server = config.cluster_url.to_string();
     let server = server.trim_end_matches('/').to_string();
@@ -172,7 +250,25 @@ pub async fn connect_with(
     let version = tokio::time::timeout(Duration::from_secs(15), client.apiserver_version())
         .await
         .map_err(|_| unreachable("no answer within 15s".into()))?
-        .map_err(|e| unreachable(chain(&e)))?;
+        .map_err(|e| match api_code(&e) {
+            // It answered: the problem is who asks, not where.
+            Some(401 | 403) => request_error(
+                format!(
+                    "the Kubernetes API server at {server}{} refused this kubeconfig user",
+                    context_note(context)
+                ),
+                &e,
+                "get --raw /version",
+            ),
+            // The connect timeout (TCP and TLS) says only "deadline has elapsed".
+            _ => unreachable(chain(&e).replace(
+                "deadline has elapsed",
+                &format!(
+                    "no answer within {}s (connect timeout)",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            )),
+        })?;
     Ok(Connection {
         client,
         namespace,
@@ -297,6 +393,16 @@ where
         .map(|n| format!(" in namespace {n}"))
         .unwrap_or_default();
     let failed = |verb: &str, err: &kube::Error| {
+        let what = format!("{verb} {reference}{where_}");
+        if transient(err) || matches!(api_code(err), Some(401 | 403)) {
+            let can_i = format!(
+                "{} {}{}",
+                if verb == "get" { "get" } else { "patch" },
+                resource_name::<K>(),
+                namespace.map(|n| format!(" -n {n}")).unwrap_or_default()
+            );
+            return request_error(what, err, &can_i);
+        }
         let mut message = api_message(err);
         if api_code(err) == Some(404)
             && let Some(n) = namespace
@@ -312,10 +418,7 @@ where
                 "{message}\n  hint: another field manager owns these fields; --force-conflicts takes them over"
             );
         }
-        ClusterError::Request {
-            what: format!("{verb} {reference}{where_}"),
-            message,
-        }
+        ClusterError::Request { what, message }
     };
     let before = api.get_opt(name).await.map_err(|e| failed("get", &e))?;
     let after = api
@@ -391,9 +494,16 @@ pub fn workload_reference(spec: &Spec) -> String {
 /// The rollout status of the workload of `spec` in the connection's namespace.
 pub async fn rollout(conn: &Connection, spec: &Spec) -> Result<Rollout, ClusterError> {
     let reference = workload_reference(spec);
-    let failed = |e: kube::Error| ClusterError::Request {
-        what: format!("get {reference} in namespace {}", conn.namespace),
-        message: api_message(&e),
+    let failed = |e: kube::Error| {
+        let can_i = match spec.workload {
+            WorkloadKind::Deployment => resource_name::<Deployment>(),
+            WorkloadKind::DaemonSet => resource_name::<DaemonSet>(),
+        };
+        request_error(
+            format!("get {reference} in namespace {}", conn.namespace),
+            &e,
+            &format!("get {can_i} -n {}", conn.namespace),
+        )
     };
     let not_found = || ClusterError::NotFound {
         reference: reference.clone(),
@@ -415,23 +525,38 @@ pub async fn rollout(conn: &Connection, spec: &Spec) -> Result<Rollout, ClusterE
     }
 }
 
-/// Why the workload's pods that are not Ready are not (see [`rollout::pod_problems`]): the
-/// pods matching the workload's selector labels, and the Warning events about pods.
-pub async fn pod_problems(conn: &Connection, spec: &Spec) -> Result<Vec<String>, ClusterError> {
+/// The pods of the workload of `spec`: those matching its selector labels in the
+/// connection's namespace (whoever created them: `berth apply`, Helm or kubectl).
+pub async fn workload_pods(conn: &Connection, spec: &Spec) -> Result<Vec<Pod>, ClusterError> {
     let selector = objects::selector_labels(spec)
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",");
-    let failed = |what: &str, e: kube::Error| ClusterError::Request {
-        what: format!("list {what} in namespace {}", conn.namespace),
-        message: api_message(&e),
-    };
-    let pods = namespaced::<Pod>(conn)
+    namespaced::<Pod>(conn)
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|e| failed("pods", e))?
-        .items;
+        .map(|list| list.items)
+        .map_err(|e| {
+            request_error(
+                format!("list pods in namespace {}", conn.namespace),
+                &e,
+                &format!("list pods -n {}", conn.namespace),
+            )
+        })
+}
+
+/// Why the workload's pods that are not Ready are not (see [`rollout::pod_problems`]): the
+/// pods matching the workload's selector labels, and the Warning events about pods.
+pub async fn pod_problems(conn: &Connection, spec: &Spec) -> Result<Vec<String>, ClusterError> {
+    let failed = |what: &str, e: kube::Error| {
+        request_error(
+            format!("list {what} in namespace {}", conn.namespace),
+            &e,
+            &format!("list {what} -n {}", conn.namespace),
+        )
+    };
+    let pods = workload_pods(conn, spec).await?;
     if pods
         .iter()
         .all(|p| p.metadata.deletion_timestamp.is_some() || rollout::pod_ready(p))
@@ -553,6 +678,41 @@ mod tests {
             message: chain(&inner),
         };
         assert!(outer.to_string().contains("refused"));
+    }
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        let status: kube::core::Status =
+            serde_json::from_value(json!({"code": code, "message": message})).unwrap();
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn failures_are_sorted_into_retry_credentials_rbac_and_the_rest() {
+        for code in [408, 429, 500, 503, 504] {
+            let e = request_error("get x".into(), &api_error(code, "later"), "get x");
+            assert!(e.is_transient(), "{code}: {e}");
+            assert!(e.to_string().contains("run the command again"), "{e}");
+        }
+        let e = request_error("get x".into(), &api_error(401, "Unauthorized"), "get x");
+        assert!(!e.is_transient());
+        assert!(e.to_string().contains("Unauthorized"), "{e}");
+        assert!(e.to_string().contains("get fresh credentials"), "{e}");
+        let e = request_error(
+            "apply deployment.apps/x in namespace n".into(),
+            &api_error(403, "deployments.apps \"x\" is forbidden"),
+            "patch deployments.apps -n n",
+        );
+        let text = e.to_string();
+        assert!(!e.is_transient());
+        assert!(
+            text.contains("kubectl auth can-i patch deployments.apps -n n"),
+            "{text}"
+        );
+        let e = request_error("get x".into(), &api_error(422, "invalid"), "get x");
+        assert!(!e.is_transient());
+        assert_eq!(e.to_string(), "error: get x: invalid");
+        assert_eq!(resource_name::<Deployment>(), "deployments.apps");
+        assert_eq!(resource_name::<ServiceAccount>(), "serviceaccounts");
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod image;
 pub mod output;
 pub mod render;
 pub mod spec;

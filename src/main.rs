@@ -31,6 +31,16 @@ fn main() -> ExitCode {
             only: args.only,
             force: false,
         }),
+        Command::Build(args) => commands::build::run(&commands::build::BuildOptions {
+            file: args.input.file,
+            platforms: args.platforms,
+            dist: args.dist,
+            skip_compile: args.skip_compile,
+            no_image: args.no_image,
+            output: args.output,
+            push: args.push,
+            runtime_image: args.runtime_image,
+        }),
         Command::Apply(args) => commands::apply::run(&commands::apply::ApplyCommand {
             file: args.input.file,
             context: args.cluster.context,
@@ -45,6 +55,14 @@ fn main() -> ExitCode {
             namespace: args.cluster.namespace,
             wait: args.wait,
             timeout: args.timeout,
+        }),
+        Command::Debug(args) => commands::debug::run(&commands::debug::DebugCommand {
+            file: args.input.file,
+            context: args.cluster.context,
+            namespace: args.cluster.namespace,
+            image: args.image,
+            pod: args.pod,
+            command: args.command,
         }),
         Command::Completions(args) => {
             clap_complete::generate(

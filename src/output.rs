@@ -12,11 +12,16 @@
 //!    back, new files and directories removed) and the directory is left as it was;
 //! 4. the backups are deleted.
 //!
+//! A run that is killed part-way (`kill -9`, power loss) is finished or undone by the next
+//! one: see [`journal`] (`OUT/.berth-journal`, and the lock that keeps two runs out of one
+//! directory).
+//!
 //! Hand edits are found with the manifest `OUT/.berth-manifest` ([`manifest`]), which records
 //! the SHA-256 of every file berth wrote. A file whose content differs from both the recorded
 //! hash and the new content, or that exists without being recorded, belongs to a person:
 //! [`Plan::apply`] refuses to overwrite or remove it unless forced.
 
+pub mod journal;
 pub mod manifest;
 
 use std::collections::BTreeSet;
@@ -26,6 +31,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::render::{FileSet, Target};
+pub use journal::{JOURNAL_FILE, OutputLock, Recovery, recover};
 pub use manifest::{MANIFEST_FILE, Manifest, sha256_hex};
 
 /// Mode of every written file.
@@ -123,6 +129,38 @@ pub enum OutputError {
         /// What is wrong.
         message: String,
     },
+    /// The journal of an interrupted run cannot be read.
+    #[error(
+        "{}: cannot read the journal of an interrupted berth run ({message}); restore the directory from version control, delete the journal and run berth generate --force",
+        path.display()
+    )]
+    Journal {
+        /// The journal's path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An interrupted `berth generate` left the directory part-way through an update.
+    #[error(
+        "an interrupted berth generate left '{}' part-way through an update ({JOURNAL_FILE} is there); run berth generate to finish or undo it",
+        out.display()
+    )]
+    Interrupted {
+        /// The output directory.
+        out: PathBuf,
+    },
+    /// Another berth run kept the output directory locked for too long.
+    #[error(
+        "another berth run is writing '{}' and did not finish within {} s; wait for it (or stop it) and run again",
+        out.display(),
+        waited.as_secs()
+    )]
+    Locked {
+        /// The output directory.
+        out: PathBuf,
+        /// How long this run waited.
+        waited: std::time::Duration,
+    },
     /// A renderer produced a path that is not a safe relative path inside its target's
     /// directory (a bug in berth).
     #[error(
@@ -202,6 +240,11 @@ pub fn plan(out: &Path, files: &FileSet, scope: &[Target]) -> Result<Plan, Outpu
     }
 
     check_dir_or_missing(out)?;
+    if journal::interrupted(out) {
+        return Err(OutputError::Interrupted {
+            out: out.to_path_buf(),
+        });
+    }
     let manifest_path = out.join(MANIFEST_FILE);
     let manifest_current = read_regular(&manifest_path)?;
     let old_manifest = match &manifest_current {
@@ -437,10 +480,8 @@ impl Plan {
         }
         let mut tx = Transaction::default();
         match self.run(&mut tx, fs_ops) {
-            Ok(()) => {
-                tx.finish(&self.out);
-                Ok(())
-            }
+            // Committed: a failure to clean up is finished by the next run's recovery.
+            Ok(()) => tx.finish(&self.out),
             Err(error) => {
                 let problems = tx.rollback(fs_ops);
                 if problems.is_empty() {
@@ -456,51 +497,117 @@ impl Plan {
     }
 
     fn run(&self, tx: &mut Transaction, fs_ops: &mut dyn FsOps) -> Result<(), OutputError> {
-        // Writes first, the manifest last, then removals: a crash part-way leaves a manifest
-        // that still lists every file berth may have written.
+        use journal::{Journal, NEW_PREFIX, OLD_PREFIX, State, fault_point, sibling};
+        // Writes first, the manifest last, then removals.
         let mut writes: Vec<&Entry> = self
             .entries
             .iter()
             .filter(|e| matches!(e.change, Change::Create | Change::Update))
             .collect();
         writes.sort_by_key(|e| e.target.is_none());
-        let removals = self.entries.iter().filter(|e| e.change == Change::Remove);
+        let removals: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.change == Change::Remove)
+            .collect();
 
-        let mut staged = Vec::new();
+        // The journal lives in the output directory.
+        tx.create_dirs(&self.out)?;
+        let mut journal = Journal {
+            state: State::Prepared,
+            dirs: Vec::new(),
+            writes: Vec::new(),
+            removes: Vec::new(),
+        };
         for entry in &writes {
-            let dest = self.out.join(&entry.path);
+            let mut missing: Vec<String> = Path::new(&entry.path)
+                .ancestors()
+                .skip(1)
+                .filter(|a| !a.as_os_str().is_empty() && !self.out.join(a).exists())
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            missing.reverse();
+            for dir in missing {
+                if !journal.dirs.contains(&dir) {
+                    journal.dirs.push(dir);
+                }
+            }
+            journal.writes.push(journal::Write {
+                dest: entry.path.clone(),
+                temp: sibling(&entry.path, NEW_PREFIX),
+                hash: sha256_hex(entry.next.as_deref().unwrap_or_default().as_bytes()),
+                backup: (entry.change == Change::Update).then(|| sibling(&entry.path, OLD_PREFIX)),
+            });
+        }
+        for entry in &removals {
+            journal.removes.push(journal::Remove {
+                dest: entry.path.clone(),
+                backup: sibling(&entry.path, OLD_PREFIX),
+            });
+        }
+        journal.store(&self.out)?;
+        tx.journal = Some(self.out.clone());
+        fault_point("journal prepared");
+
+        // Stage every new file and back up every file that is replaced.
+        for (entry, w) in writes.iter().zip(&journal.writes) {
+            let dest = self.out.join(&w.dest);
             let dir = dest.parent().unwrap_or(&self.out).to_path_buf();
             tx.create_dirs(&dir)?;
-            let contents = entry.next.as_deref().unwrap_or_default();
-            let temp = fs_ops
-                .stage(&dir, contents.as_bytes())
-                .map_err(io_err("write a file in", &dir))?;
+            let temp = self.out.join(&w.temp);
             tx.staged.push(temp.clone());
-            staged.push((temp, dest, entry.change == Change::Update));
-        }
-        for (temp, dest, existed) in staged {
-            if existed {
-                let backup = tx.backup_copy(&dest)?;
-                fs_ops
-                    .rename(&temp, &dest)
-                    .map_err(io_err("replace", &dest))?;
-                tx.staged.retain(|t| *t != temp);
-                tx.done.push(Done::Replaced { dest, backup });
-            } else {
-                fs_ops
-                    .rename(&temp, &dest)
-                    .map_err(io_err("create", &dest))?;
-                tx.staged.retain(|t| *t != temp);
-                tx.done.push(Done::Created(dest));
+            let contents = entry.next.as_deref().unwrap_or_default();
+            fs_ops
+                .stage(&temp, contents.as_bytes())
+                .map_err(io_err("write a file in", &dir))?;
+            fault_point("staged");
+            if let Some(backup) = &w.backup {
+                let backup = self.out.join(backup);
+                tx.loose_backups.push(backup.clone());
+                fs::copy(&dest, &backup).map_err(io_err("back up", &dest))?;
+                fault_point("backed up");
             }
         }
-        for entry in removals {
-            let dest = self.out.join(&entry.path);
-            let backup = tx.placeholder(&dest)?;
+
+        // The commit point: from here on an interrupted run is finished, not undone.
+        journal.state = State::Committed;
+        journal.store(&self.out)?;
+        tx.committed = true;
+        fault_point("committed");
+
+        for w in &journal.writes {
+            let temp = self.out.join(&w.temp);
+            let dest = self.out.join(&w.dest);
+            match &w.backup {
+                Some(backup) => {
+                    fs_ops
+                        .rename(&temp, &dest)
+                        .map_err(io_err("replace", &dest))?;
+                    tx.staged.retain(|t| *t != temp);
+                    tx.done.push(Done::Replaced {
+                        dest,
+                        backup: self.out.join(backup),
+                    });
+                }
+                None => {
+                    fs_ops
+                        .rename(&temp, &dest)
+                        .map_err(io_err("create", &dest))?;
+                    tx.staged.retain(|t| *t != temp);
+                    tx.done.push(Done::Created(dest));
+                }
+            }
+            fault_point("renamed");
+        }
+        for r in &journal.removes {
+            let dest = self.out.join(&r.dest);
+            let backup = self.out.join(&r.backup);
+            tx.loose_backups.push(backup.clone());
             fs_ops
                 .rename(&dest, &backup)
                 .map_err(io_err("remove", &dest))?;
             tx.done.push(Done::Removed { dest, backup });
+            fault_point("removed");
         }
         Ok(())
     }
@@ -508,8 +615,8 @@ impl Plan {
 
 /// The file-system steps that can fail part-way, behind a trait so tests can make them fail.
 trait FsOps {
-    /// Writes `contents` to a new temporary file in `dir` with [`FILE_MODE`]; returns its path.
-    fn stage(&mut self, dir: &Path, contents: &[u8]) -> io::Result<PathBuf>;
+    /// Writes `contents` to the temporary file `path` (replacing it) with [`FILE_MODE`].
+    fn stage(&mut self, path: &Path, contents: &[u8]) -> io::Result<()>;
     /// Renames `from` to `to`, replacing `to`.
     fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()>;
 }
@@ -517,14 +624,11 @@ trait FsOps {
 struct RealFs;
 
 impl FsOps for RealFs {
-    fn stage(&mut self, dir: &Path, contents: &[u8]) -> io::Result<PathBuf> {
-        let mut file = tempfile::Builder::new()
-            .prefix(".berth-new-")
-            .tempfile_in(dir)?;
+    fn stage(&mut self, path: &Path, contents: &[u8]) -> io::Result<()> {
+        let mut file = fs::File::create(path)?;
         file.write_all(contents)?;
-        set_mode(file.path(), FILE_MODE)?;
-        file.as_file().sync_all()?;
-        file.into_temp_path().keep().map_err(|e| e.error)
+        set_mode(path, FILE_MODE)?;
+        file.sync_all()
     }
 
     fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
@@ -556,9 +660,13 @@ struct Transaction {
     created_dirs: Vec<PathBuf>,
     /// Temporary files not yet renamed into place.
     staged: Vec<PathBuf>,
-    /// Backups not yet paired with a step (between their creation and the step).
+    /// Backups that exist (deleted when the run ends).
     loose_backups: Vec<PathBuf>,
     done: Vec<Done>,
+    /// The output directory, once its journal is written.
+    journal: Option<PathBuf>,
+    /// The journal passed the commit point.
+    committed: bool,
 }
 
 impl Transaction {
@@ -582,28 +690,24 @@ impl Transaction {
         Ok(())
     }
 
-    /// An empty temporary file beside `dest` that a backup can be renamed or copied onto.
-    fn placeholder(&mut self, dest: &Path) -> Result<PathBuf, OutputError> {
-        let dir = dest.parent().unwrap_or(Path::new("."));
-        let path = tempfile::Builder::new()
-            .prefix(".berth-backup-")
-            .tempfile_in(dir)
-            .and_then(|f| f.into_temp_path().keep().map_err(|e| e.error))
-            .map_err(io_err("create a backup in", dir))?;
-        self.loose_backups.push(path.clone());
-        Ok(path)
-    }
-
-    /// A copy of `dest` (content and mode) beside it.
-    fn backup_copy(&mut self, dest: &Path) -> Result<PathBuf, OutputError> {
-        let backup = self.placeholder(dest)?;
-        fs::copy(dest, &backup).map_err(io_err("back up", dest))?;
-        Ok(backup)
-    }
-
     /// Undoes every step in reverse order; returns what could not be undone.
     fn rollback(&mut self, fs_ops: &mut dyn FsOps) -> Vec<String> {
         let mut problems = Vec::new();
+        if self.committed
+            && let Some(out) = &self.journal
+        {
+            // Should this rollback be interrupted too, the next run rolls back, not forward.
+            let text = fs::read_to_string(out.join(JOURNAL_FILE)).unwrap_or_default();
+            match journal::Journal::parse(&text) {
+                Ok(mut j) => {
+                    j.state = journal::State::Aborted;
+                    if let Err(e) = j.store(out) {
+                        problems.push(e.to_string());
+                    }
+                }
+                Err(e) => problems.push(format!("read the journal: {e}")),
+            }
+        }
         while let Some(step) = self.done.pop() {
             let result = match &step {
                 Done::Created(dest) => {
@@ -630,6 +734,14 @@ impl Transaction {
                 problems.push(format!("remove {}: {e}", temp.display()));
             }
         }
+        // The journal goes once everything is undone; kept, it lets the next run finish the
+        // rollback.
+        if problems.is_empty()
+            && let Some(out) = self.journal.take()
+            && let Err(e) = journal::remove(&out)
+        {
+            problems.push(e.to_string());
+        }
         while let Some(dir) = self.created_dirs.pop() {
             if let Err(e) = fs::remove_dir(&dir) {
                 problems.push(format!("remove directory {}: {e}", dir.display()));
@@ -638,28 +750,27 @@ impl Transaction {
         problems
     }
 
-    /// Deletes the backups and the directories that removals left empty (never `out`).
-    fn finish(&mut self, out: &Path) {
+    /// Deletes the backups, the directories that removals left empty (never `out`), and
+    /// last the journal.
+    fn finish(&mut self, out: &Path) -> Result<(), OutputError> {
         for backup in self.loose_backups.drain(..) {
-            // The run succeeded; a backup that cannot be deleted is only clutter.
-            let _ = fs::remove_file(backup);
+            match fs::remove_file(&backup) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("remove the backup", &backup)(e)),
+            }
+            journal::fault_point("backup deleted");
         }
         for step in &self.done {
             if let Done::Removed { dest, .. } = step {
-                for dir in dest
-                    .ancestors()
-                    .skip(1)
-                    .take_while(|d| *d != out && d.starts_with(out))
-                {
-                    let empty = fs::read_dir(dir)
-                        .map(|mut it| it.next().is_none())
-                        .unwrap_or(false);
-                    if !empty || fs::remove_dir(dir).is_err() {
-                        break;
-                    }
-                }
+                journal::remove_empty_parents(out, dest);
             }
         }
+        if self.journal.take().is_some() {
+            journal::remove(out)?;
+            journal::fault_point("journal removed");
+        }
+        Ok(())
     }
 }
 
@@ -751,11 +862,10 @@ mod tests {
         );
         assert_eq!(snap["helm/app/templates"].1, DIR_MODE);
         assert_eq!(snap["helm"].1, DIR_MODE);
-        // No temporaries or backups are left behind.
-        assert!(
-            snap.keys()
-                .all(|k| !k.contains(".berth-new-") && !k.contains(".berth-backup-"))
-        );
+        // No temporaries, backups or journal are left behind.
+        assert!(snap.keys().all(|k| !k.contains(".berth-new-")
+            && !k.contains(".berth-old-")
+            && !k.contains(JOURNAL_FILE)));
         let manifest =
             Manifest::parse(&fs::read_to_string(out.join(MANIFEST_FILE)).unwrap()).unwrap();
         assert_eq!(manifest.len(), 5);
@@ -1038,13 +1148,13 @@ mod tests {
     }
 
     impl FsOps for FailAt {
-        fn stage(&mut self, dir: &Path, contents: &[u8]) -> io::Result<PathBuf> {
+        fn stage(&mut self, path: &Path, contents: &[u8]) -> io::Result<()> {
             let n = self.stages;
             self.stages += 1;
             if Some(n) == self.fail_stage {
                 return Err(io::Error::other("injected stage failure"));
             }
-            RealFs.stage(dir, contents)
+            RealFs.stage(path, contents)
         }
 
         fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {

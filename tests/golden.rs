@@ -36,17 +36,21 @@ fn generated() {
         let relative = path.strip_prefix(root).unwrap_or(path);
         let loaded =
             berth::spec::load(relative).unwrap_or_else(|d| panic!("{}: {d}", relative.display()));
-        let files = render::render(&loaded.spec, &Target::ALL).expect("render");
+        let files = render::render(&loaded.spec, &Target::DEFAULT).expect("render");
 
         let case = relative
             .parent()
             .and_then(Path::file_name)
             .unwrap()
             .to_string_lossy();
-        for target in Target::ALL {
-            assert!(
+        for target in Target::DEFAULT {
+            // A daemon that reads the Linux host gets no Windows files, by design.
+            let skipped =
+                target == Target::Windows && render::windows::skip_reason(&loaded.spec).is_some();
+            assert_eq!(
                 files.iter().any(|(_, f)| f.target == target),
-                "{case}: no file for {target}"
+                !skipped,
+                "{case}: files for {target}"
             );
         }
         for (path, file) in files.iter() {
@@ -62,7 +66,7 @@ fn generated() {
         // Deterministic: a second load and render give the same bytes.
         let again = berth::spec::load(relative).expect("load again");
         assert_eq!(
-            render::render(&again.spec, &Target::ALL).expect("render again"),
+            render::render(&again.spec, &Target::DEFAULT).expect("render again"),
             files
         );
 
@@ -109,7 +113,8 @@ fn every_golden_snapshot_belongs_to_a_fixture() {
 #[test]
 fn fixtures_cover_every_option_of_the_format() {
     use berth::spec::{
-        BaseImage, EnvSource, IntOrPercent, Protocol, RestartPolicy, VolumeSource, WorkloadKind,
+        BaseImage, EnvSource, IntOrPercent, Protocol, RestartPolicy, ServiceAccount, StartType,
+        VolumeSource, WorkloadKind,
     };
 
     let dir = Path::new("tests/fixtures");
@@ -229,4 +234,45 @@ fn fixtures_cover_every_option_of_the_format() {
     });
     any("a command", &|s| !s.command.is_empty());
     any("args", &|s| !s.args.is_empty());
+    any("a daemon skipped on Windows", &|s| !s.windows.enabled);
+    for start in [StartType::Automatic, StartType::Delayed, StartType::Manual] {
+        any(start.as_str(), &|s| {
+            s.windows.enabled && s.windows.start_type == start
+        });
+    }
+    for account in [
+        ServiceAccount::Virtual,
+        ServiceAccount::LocalService,
+        ServiceAccount::NetworkService,
+        ServiceAccount::LocalSystem,
+    ] {
+        any(account.as_str(), &|s| s.windows.account == account);
+    }
+    any("a custom installDir", &|s| {
+        !s.windows.install_dir.starts_with('%')
+    });
+    any("no restart actions", &|s| {
+        s.windows.recovery.restart_delay.is_zero()
+    });
+    any("recovery only on crashes", &|s| {
+        !s.windows.recovery.on_non_crash_failures
+    });
+}
+
+/// The CI workflow (`--only ci`, not part of the default targets) of a few fixtures: one
+/// platform, two platforms, an image pinned by digest only.
+#[test]
+fn ci_workflow() {
+    for case in ["minimal-deployment", "daemonset-node-agent", "digest-only"] {
+        let path = format!("tests/fixtures/{case}/berth.yaml");
+        let loaded = berth::spec::load(Path::new(&path)).unwrap_or_else(|d| panic!("{path}: {d}"));
+        let files = render::render(&loaded.spec, &[Target::Ci]).expect("render");
+        assert_eq!(files.len(), 1, "{case}: one workflow");
+        assert!(
+            files
+                .iter()
+                .all(|(path, f)| f.target == Target::Ci && path.starts_with("ci/"))
+        );
+        insta::assert_snapshot!(format!("ci@{case}"), combined(&[], &files));
+    }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of berth: unit, CLI and golden tests, the validation of generated files
-# with the real tools, drift of the committed examples, and the Docker and systemd
-# end-to-end suites. It first installs the tools the suites need (idempotent).
+# with the real tools, drift of the committed examples, the generator and cluster fault
+# suites, and the Docker, systemd, Kubernetes (kwok), real-node (kubelet), Windows (wine) and
+# multi-arch end-to-end suites (the runtime fault suite, sidecar/tests/faults.rs, runs in
+# cargo test). It first installs the tools the suites need (idempotent).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -30,6 +32,9 @@ done
 phase "generated files under the real tools"
 bash tests/validate-generated.sh
 
+phase "generator faults: full and read-only file systems (tmpfs)"
+bash tests/e2e/generator-faults.sh
+
 phase "Docker end-to-end"
 bash tests/e2e/docker.sh
 
@@ -38,5 +43,17 @@ bash tests/e2e/systemd.sh
 
 phase "Kubernetes end-to-end"
 bash tests/e2e/k8s.sh
+
+phase "real-node end-to-end (kubelet)"
+bash tests/e2e/kubelet.sh
+
+phase "cluster command faults (own API server, RBAC on)"
+bash tests/e2e/cluster-faults.sh
+
+phase "Windows end-to-end (installs its own toolchain and wine: tests/e2e/windows/setup.sh)"
+bash tests/e2e/windows.sh
+
+phase "multi-arch end-to-end (berth build, registry, qemu, CI workflow)"
+bash tests/e2e/multiarch.sh
 
 phase "all suites passed"

@@ -14,6 +14,7 @@ mod cli_init;
 mod cli_schema;
 mod cluster_cli;
 mod docker_tools;
+mod generate_faults;
 mod golden;
 mod helm_tools;
 mod k8s_helm_equivalence;

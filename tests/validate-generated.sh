@@ -8,6 +8,8 @@
 #             newline); piped through kubernetes-validate --strict per version
 #   k8s       k8s/<name>.yaml through kubernetes-validate --strict, same versions
 #   docker    hadolint (default level: any finding fails)
+#   ci        `berth generate --only ci`: the GitHub Actions workflow through actionlint (any
+#             finding fails)
 #   systemd   systemd-analyze verify (exit 0 AND empty stderr) in a --root= with a stub
 #             binary at the ExecStart path; systemd-analyze security --offline=true: a unit
 #             without added capabilities must score <= 2.0, others are reported
@@ -43,7 +45,7 @@ T0=$(date +%s)
 phase_time() { printf '[validate-generated %4ss] %s\n' "$(($(date +%s) - T0))" "$*"; }
 
 missing=()
-for tool in "$HELM" "$HELM4" kube-score kubernetes-validate hadolint systemd-analyze "$CHECKOV"; do
+for tool in "$HELM" "$HELM4" kube-score kubernetes-validate hadolint actionlint systemd-analyze "$CHECKOV"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
@@ -260,6 +262,16 @@ for desc in "${descriptions[@]}"; do
     fail_cell "$case_name" hadolint "hadolint printed findings"
   fi
 
+  # CI workflow (a target only written when asked for): actionlint, any finding fails.
+  ci_log="$WORK/logs/${case_name//\//_}.actionlint.log"
+  if timeout "$STEP_TIMEOUT" "$BERTH" generate -f "$desc" -o "$out" --only ci >"$ci_log" 2>&1 &&
+    [ -f "$out/ci/$name.yml" ] &&
+    timeout "$STEP_TIMEOUT" actionlint -no-color "$out/ci/$name.yml" >"$ci_log" 2>&1 && [ ! -s "$ci_log" ]; then
+    RESULT["$case_name|actionlint"]=ok
+  else
+    fail_cell "$case_name" actionlint "berth generate --only ci or actionlint failed"
+  fi
+
   # systemd unit.
   unit_name=$(basename "$unit")
   # Every Exec*= command (ExecStart, ExecReload ...) gets a stub executable in the root.
@@ -428,17 +440,17 @@ done
 phase_time "kubernetes-validate ${K8S_VERSIONS[*]}"
 
 kv_range="${K8S_VERSIONS[0]%.0}-${K8S_VERSIONS[-1]%.0}"
-row='%-38s %-8s %-6s %-6s %-14s %-9s %-14s %-9s %-7s %-13s %-8s %-10s %s\n'
+row='%-38s %-8s %-6s %-6s %-14s %-9s %-14s %-9s %-10s %-7s %-13s %-8s %-10s %s\n'
 # shellcheck disable=SC2059
 printf "\n$row" case generate lint lint4 "template $kv_range" template4 "k8s $kv_range" \
-  hadolint verify "security<=$SECURITY_MAX" checkov kube-score reasons
+  hadolint actionlint verify "security<=$SECURITY_MAX" checkov kube-score reasons
 for c in "${CASES[@]}"; do
   # shellcheck disable=SC2059
   printf "$row" "$c" \
     "${RESULT["$c|generate"]:--}" "${RESULT["$c|lint"]:--}" "${RESULT["$c|lint4"]:--}" \
     "${RESULT["$c|template"]:--}" "${RESULT["$c|template4"]:--}" "${RESULT["$c|k8s"]:--}" \
-    "${RESULT["$c|hadolint"]:--}" "${RESULT["$c|verify"]:--}" "${RESULT["$c|security"]:--}" \
-    "${RESULT["$c|checkov"]:--}" "${RESULT["$c|kube-score"]:--}" "${RESULT["$c|reasons"]:--}"
+    "${RESULT["$c|hadolint"]:--}" "${RESULT["$c|actionlint"]:--}" "${RESULT["$c|verify"]:--}" \
+    "${RESULT["$c|security"]:--}" "${RESULT["$c|checkov"]:--}" "${RESULT["$c|kube-score"]:--}" "${RESULT["$c|reasons"]:--}"
 done
 echo
 for g in "${GAP_CASES[@]}"; do

@@ -378,6 +378,10 @@ fn cases() -> Vec<Case> {
         case("unknown base image", with("build:\n  base: alpine\n"), &["berth.yaml:6:9: error: build.base: \"alpine\" is not one of distroless, debian-slim, scratch"]),
         case("bad rust version", with("build:\n  rustVersion: stable\n"), &["berth.yaml:6:16: error: build.rustVersion: \"stable\" is not a Rust version"]),
         case("bad package name", with("build:\n  package: my package\n"), &["berth.yaml:6:12: error: build.package: \"my package\" is not a valid Cargo name"]),
+        case("unknown platform", with("build:\n  platforms: [linux/amd64, linux/arm]\n"), &["berth.yaml:6:28: error: build.platforms[1]: \"linux/arm\" is not a supported platform"]),
+        case("duplicate platform", with("build:\n  platforms:\n    - linux/arm64\n    - linux/arm64\n"), &["berth.yaml:8:7: error: build.platforms[1]: duplicate platform \"linux/arm64\""]),
+        case("empty platforms", with("build:\n  platforms: []\n"), &["berth.yaml:6:14: error: build.platforms: the list is empty"]),
+        case("platforms not a list", with("build:\n  platforms: linux/arm64\n"), &["berth.yaml:6:14: error: build.platforms: expected a list, found the string \"linux/arm64\""]),
         case(
             "unknown restart policy",
             with("systemd:\n  restart: never\n"),
@@ -385,6 +389,44 @@ fn cases() -> Vec<Case> {
         ),
         case("watchdog too short", with("systemd:\n  watchdog: 100ms\n"), &["berth.yaml:6:13: error: systemd.watchdog: 100ms is too short"]),
         case("invalid systemd user", with("systemd:\n  user: Bad User\n"), &["berth.yaml:6:9: error: systemd.user: \"Bad User\" is not a valid user name"]),
+        case(
+            "unknown windows start type",
+            with("windows:\n  startType: auto\n"),
+            &["berth.yaml:6:14: error: windows.startType: \"auto\" is not one of automatic, delayed, manual"],
+        ),
+        case(
+            "unknown windows account",
+            with("windows:\n  account: Administrator\n"),
+            &["berth.yaml:6:12: error: windows.account: \"Administrator\" is not one of virtual, LocalService, NetworkService, LocalSystem"],
+        ),
+        case(
+            "relative windows installDir",
+            with("windows:\n  installDir: Services\\echo\n"),
+            &["berth.yaml:6:15: error: windows.installDir: \"Services\\echo\" is not an absolute Windows directory"],
+        ),
+        case(
+            "windows installDir with a quote",
+            with("windows:\n  installDir: 'C:\\Services\\\"x'\n"),
+            &["berth.yaml:6:15: error: windows.installDir: \"C:\\Services\\\"x\" is not an absolute Windows directory"],
+        ),
+        case(
+            "windows displayName with a percent",
+            with("windows:\n  displayName: 100% echo\n"),
+            &["berth.yaml:6:16: error: windows.displayName: \"100% echo\" cannot be passed safely to sc.exe"],
+        ),
+        case(
+            "windows recovery field typo",
+            with("windows:\n  recovery:\n    restartDeley: 5s\n"),
+            &["berth.yaml:7:5: error: unknown field 'restartDeley', did you mean 'restartDelay'?"],
+        ),
+        case(
+            "windows enabled on a node agent reading the host",
+            with("host:\n  pid: true\nwindows:\n  enabled: true\n"),
+            &[
+                "berth.yaml:6:8: warning: host.pid on a Deployment: the daemon sees and can signal every process of the node",
+                "berth.yaml:8:12: error: windows.enabled: this daemon cannot run as a Windows service (host.pid: the daemon reads the Linux host's processes)",
+            ],
+        ),
         case(
             "errors and warnings together",
             "apiVersion: berth/v1\nname: echo\nworkload: Deployment\nimage: ghcr.io/acme/echo\nhost: {network: true}\nshutdown: {drainTimout: 20s}\n",

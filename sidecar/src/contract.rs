@@ -62,6 +62,15 @@ pub const ENV_LOG_FORMAT: &str = "BERTH_LOG_FORMAT";
 /// ```
 pub const ENV_HEADER_READ_TIMEOUT: &str = "BERTH_HEADER_READ_TIMEOUT";
 
+/// Path of a file the log lines are appended to, in addition to standard error (optional).
+/// A Windows service has no console, so the generated Windows scripts set it to
+/// `%ProgramData%\<name>\logs\<name>.log`; `logging::init` creates the directory.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_LOG_FILE, "BERTH_LOG_FILE");
+/// ```
+pub const ENV_LOG_FILE: &str = "BERTH_LOG_FILE";
+
 /// Default of [`ENV_ADMIN_ADDR`].
 ///
 /// ```
@@ -86,6 +95,15 @@ pub const DEFAULT_PRE_STOP_DELAY: Duration = Duration::from_secs(5);
 /// assert_eq!(berth_sidecar::contract::DEFAULT_DRAIN_TIMEOUT, std::time::Duration::from_secs(20));
 /// ```
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+/// The margin every target adds to the drain budget so logs and telemetry flush before the
+/// process is killed: the stop budget is pre-stop delay + drain timeout + this
+/// (`terminationGracePeriodSeconds`, `TimeoutStopSec`, `docker stop -t`, a Windows service's
+/// preshutdown timeout and its stop wait hints).
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::STOP_MARGIN, std::time::Duration::from_secs(5));
+/// ```
+pub const STOP_MARGIN: Duration = Duration::from_secs(5);
 /// Default of [`ENV_HEADER_READ_TIMEOUT`].
 ///
 /// ```
@@ -224,11 +242,15 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         };
         let mut value = whole.checked_mul(unit_ns).ok_or_else(|| err("too large"))?;
         if !frac.is_empty() {
-            let digits = frac.len().min(30) as u32;
+            // 18 digits are finer than a nanosecond of an hour, and keep the product below
+            // u128::MAX (30 digits times an hour's nanoseconds overflowed).
+            let digits = frac.len().min(18) as u32;
             let frac_val: u128 = frac[..digits as usize]
                 .parse()
                 .map_err(|_| err("bad fraction"))?;
-            value += frac_val * unit_ns / 10u128.pow(digits);
+            value = value
+                .checked_add(frac_val * unit_ns / 10u128.pow(digits))
+                .ok_or_else(|| err("too large"))?;
         }
         total = total.checked_add(value).ok_or_else(|| err("too large"))?;
         if total > u64::MAX as u128 {

@@ -85,6 +85,23 @@ where
         Ok(builder) => builder,
         Err(code) => return code.into(),
     };
+    // Started by the Windows Service Control Manager: the main thread becomes its
+    // dispatcher and the daemon runs on the service thread, driven by the SCM.
+    #[cfg(all(feature = "windows", windows))]
+    {
+        let daemon = Box::new(move |driver: Option<crate::windows::ServiceDriver>| {
+            let builder = match driver {
+                Some(driver) => builder.driver(move |lifecycle| driver.attach(lifecycle)),
+                None => builder,
+            };
+            block_on(builder, main)
+        });
+        match crate::windows::run_as_service(daemon) {
+            Ok(code) => code,
+            Err(console) => ExitCode::from(console(None)),
+        }
+    }
+    #[cfg(not(all(feature = "windows", windows)))]
     ExitCode::from(block_on(builder, main))
 }
 

@@ -36,6 +36,35 @@
 //! (admin port, application) and the *drivers* — Unix signals, systemd — which only follow
 //! the lifecycle's phases and make its control calls (stop, forced stop, reload).
 
+//! # Windows services
+//!
+//! With the `windows` feature, the same `main` runs as a Windows service: on Windows, [`run`]
+//! hands the main thread to the Service Control Manager's dispatcher when the SCM started the
+//! process, and the SCM drives the lifecycle — START_PENDING until [`Handle::mark_ready`],
+//! RUNNING, STOP / PRESHUTDOWN / SHUTDOWN drain exactly like SIGTERM (STOP_PENDING with an
+//! increasing checkpoint and a wait hint covering the rest of the budget), PARAMCHANGE reloads
+//! like SIGHUP, STOPPED carries the exit code (0, or the service-specific 124 after a forced
+//! drain). Started from a console, it runs as usual: Ctrl-C, Ctrl-Break or closing the console
+//! drain, a second one exits at once. The feature changes nothing on other platforms.
+//!
+//! ```no_run
+//! // Cargo.toml: berth-sidecar = { version = "0.1", features = ["windows"] }
+//! fn main() -> std::process::ExitCode {
+//!     berth_sidecar::run(|builder| async move {
+//!         let sidecar = builder
+//!             .on_reload(|_reload: berth_sidecar::Reload| async { Ok::<(), String>(()) }) // PARAMCHANGE
+//!             .start()
+//!             .await?;
+//!         sidecar.mark_ready(); // SERVICE_RUNNING from here on
+//!         Ok(sidecar)
+//!     })
+//! }
+//! ```
+//!
+//! `berth generate` writes the `cmd.exe` scripts that install such a service
+//! (`deploy/windows/`); a service has no console, so they set
+//! [`contract::ENV_LOG_FILE`] and [`logging::init`] appends the log lines there.
+//!
 //! # Cargo features
 //!
 //! | feature | default | adds | dependency cost |
@@ -45,6 +74,7 @@
 //! | `metrics` | yes | `/metrics`, [`Handle::metrics_registry`] | prometheus-client (+ its small deps: dtoa, itoa, parking_lot) |
 //! | `systemd` | yes | `sd_notify` protocol and watchdog ([`systemd`]) | none: std's `UnixDatagram` |
 //! | `reload` | yes | SIGHUP and `BERTH_CONFIG_FILE` watching ([`Builder::on_reload`]) | notify (inotify on Linux) |
+//! | `windows` | no | run as a Windows service: the Service Control Manager drives the lifecycle (the `windows` module, documented on Windows builds) | windows-service, on Windows only (nothing elsewhere) |
 //!
 //! Trim a daemon with `default-features = false, features = ["runtime", "systemd"]`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -82,8 +112,10 @@ mod sidecar;
 mod signals;
 #[cfg(feature = "runtime")]
 mod state;
-#[cfg(feature = "systemd")]
+#[cfg(all(feature = "systemd", unix))]
 pub mod systemd;
+#[cfg(all(feature = "windows", windows))]
+pub mod windows;
 
 #[cfg(feature = "runtime")]
 pub use crate::{

@@ -419,7 +419,7 @@ impl Builder {
         if let Some(signals) = signals {
             lifecycle.spawn_driver(signals.drive(lifecycle.clone()));
         }
-        #[cfg(feature = "systemd")]
+        #[cfg(all(feature = "systemd", unix))]
         if let Some(notifier) = crate::systemd::Notifier::from_env() {
             crate::systemd::start(notifier, lifecycle.clone(), health.clone());
         }

@@ -3,9 +3,11 @@
 
 use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use super::{CommandError, CommandResult};
-use crate::output::{self, Change, Plan};
+use crate::error::chain;
+use crate::output::{self, Change, OutputLock, Plan, Recovery};
 use crate::render::plan::{self, paths};
 use crate::render::{self, Target};
 use crate::spec::Spec;
@@ -36,11 +38,17 @@ impl GenerateOptions {
         }
     }
 
-    /// The targets to render, in output order.
+    /// The targets to render, in output order: `--only`, else [`Target::DEFAULT`].
     pub fn targets(&self) -> Vec<Target> {
         Target::ALL
             .into_iter()
-            .filter(|t| self.only.is_empty() || self.only.contains(t))
+            .filter(|t| {
+                if self.only.is_empty() {
+                    Target::DEFAULT.contains(t)
+                } else {
+                    self.only.contains(t)
+                }
+            })
             .collect()
     }
 }
@@ -59,12 +67,93 @@ struct Prepared {
     plan: Plan,
 }
 
-fn prepare(options: &GenerateOptions) -> Result<Prepared, CommandError> {
+/// How long a run waits for another run that holds the output directory's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Renders the description, then takes the output directory's lock (`lock`) and plans.
+fn prepare(
+    options: &GenerateOptions,
+    lock: impl FnOnce(&Path) -> Result<Option<OutputLock>, CommandError>,
+) -> Result<(Prepared, Option<OutputLock>), CommandError> {
     let spec = super::load_spec(&options.file, "; nothing was written")?;
     let targets = options.targets();
     let files = render::render(&spec, &targets)?;
-    let plan = output::plan(&options.out_dir(), &files, &targets)?;
-    Ok(Prepared { spec, plan })
+    let out = options.out_dir();
+    let held = lock(&out)?;
+    match output::plan(&out, &files, &targets) {
+        Ok(plan) => Ok((Prepared { spec, plan }, held)),
+        Err(e) => {
+            if let Some(held) = held {
+                held.release_if_unused();
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn say_waiting(out: &Path) -> impl FnMut() + '_ {
+    move || {
+        let _ = writeln!(
+            io::stderr(),
+            "waiting for another berth run that is writing {} ...",
+            out.display()
+        );
+    }
+}
+
+/// The exclusive lock of `berth generate`, then the recovery of an interrupted run.
+fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
+    let lock = OutputLock::exclusive_new(out, LOCK_WAIT, &mut say_waiting(out))
+        .map_err(|e| CommandError::Runtime(write_error(&e)))?;
+    match output::recover(out) {
+        Ok(Recovery::Nothing) => {}
+        Ok(Recovery::RolledForward) => {
+            let _ = writeln!(
+                io::stderr(),
+                "finished the update an interrupted berth run left in {}",
+                out.display()
+            );
+        }
+        Ok(Recovery::RolledBack) => {
+            let _ = writeln!(
+                io::stderr(),
+                "undid the partial update an interrupted berth run left in {}",
+                out.display()
+            );
+        }
+        Err(e) => {
+            return Err(CommandError::Runtime(format!(
+                "{}\nan interrupted berth run left {} part-way through an update, and it could not be finished or undone; fix the cause and run berth generate again (the journal {} is kept until then)",
+                chain(&e),
+                out.display(),
+                output::JOURNAL_FILE
+            )));
+        }
+    }
+    Ok(Some(lock))
+}
+
+/// An output error, with a last word on the directory's state and what to do for the
+/// file-system conditions a person can fix.
+fn write_error(error: &output::OutputError) -> String {
+    let mut message = chain(error);
+    let os = std::iter::successors(Some(error as &dyn std::error::Error), |e| e.source())
+        .find_map(|e| e.downcast_ref::<io::Error>())
+        .and_then(io::Error::raw_os_error);
+    let hint = match os {
+        Some(28) | Some(122) => Some("free some space on that file system"),
+        Some(30) => Some("the file system is mounted read-only; write elsewhere with -o DIR"),
+        Some(13) | Some(1) => Some("check the directory's owner and permissions"),
+        _ => None,
+    };
+    if let Some(hint) = hint {
+        if !matches!(error, output::OutputError::RollbackFailed { .. }) {
+            message.push_str("; nothing was changed");
+        }
+        message.push_str("; ");
+        message.push_str(hint);
+    }
+    message
 }
 
 /// Writes to stdout; a closed pipe (`berth diff | head`) is not an error.
@@ -84,8 +173,20 @@ fn print_stdout(text: &str) -> CommandResult {
 
 /// Runs `berth generate`.
 pub fn run(options: &GenerateOptions) -> CommandResult {
-    let prepared = prepare(options)?;
-    prepared.plan.apply(options.force)?;
+    let (prepared, lock) = prepare(options, lock_for_writing)?;
+    let applied = prepared.plan.apply(options.force);
+    if let Some(lock) = lock {
+        if applied.is_err() {
+            lock.release_if_unused();
+        } else {
+            drop(lock);
+        }
+    }
+    applied.map_err(|e| match e {
+        // A refusal is complete as it is (it names the files and the fix).
+        output::OutputError::HandEdited { .. } => CommandError::Output(e),
+        e => CommandError::Runtime(write_error(&e)),
+    })?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),
@@ -95,7 +196,9 @@ pub fn run(options: &GenerateOptions) -> CommandResult {
 
 /// Runs `berth diff`.
 pub fn diff(options: &GenerateOptions) -> CommandResult {
-    let prepared = prepare(options)?;
+    let (prepared, _lock) = prepare(options, |out| {
+        Ok(OutputLock::shared(out, LOCK_WAIT, &mut say_waiting(out))?)
+    })?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),
@@ -174,6 +277,12 @@ fn summary(prepared: &Prepared, options: &GenerateOptions, view: &PathView<'_>) 
         view.show(&options.file)
     );
     for target in options.targets() {
+        if target == Target::Windows
+            && let Some(reason) = render::windows::skip_reason(spec)
+        {
+            text.push_str(&format!("  {:<8}skipped: {reason}\n", target.as_str()));
+            continue;
+        }
         let entries: Vec<_> = prepared
             .plan
             .entries()
@@ -348,6 +457,22 @@ fn next_steps(
                     install.unit_name
                 ));
             }
+            Target::Ci => {
+                steps.push(format!(
+                    "mkdir -p .github/workflows && cp {} .github/workflows/",
+                    at(&paths::workflow(spec))
+                ));
+            }
+            Target::Windows => {
+                if render::windows::skip_reason(spec).is_none() {
+                    steps.push(format!(
+                        "on Windows (elevated cmd.exe), with {}.exe built for x86_64-pc-windows-gnu (berth-sidecar feature windows): {} PATH\\TO\\{}.exe",
+                        spec.build.bin,
+                        at(render::windows::INSTALL_SCRIPT).replace('/', "\\"),
+                        spec.build.bin
+                    ));
+                }
+            }
         }
     }
     steps
@@ -453,6 +578,7 @@ mod tests {
                 "sudo install -D -m 0600 examples/echo/deploy/systemd/echo-daemon.env /etc/echo-daemon/echo-daemon.env",
                 "sudo install -D -m 0644 examples/echo/config/echo.toml /etc/echo-daemon/echo.toml",
                 "sudo systemctl daemon-reload && sudo systemctl enable --now echo-daemon",
+                "on Windows (elevated cmd.exe), with echo-daemon.exe built for x86_64-pc-windows-gnu (berth-sidecar feature windows): examples\\echo\\deploy\\windows\\install.cmd PATH\\TO\\echo-daemon.exe",
             ]
         );
         let only_helm = next_steps(

@@ -12,7 +12,9 @@ pub use crate::error::Error as CommandError;
 pub type CommandResult = Result<(), CommandError>;
 
 pub mod apply;
+pub mod build;
 pub mod cargo_project;
+pub mod debug;
 pub mod generate;
 pub mod init;
 pub mod schema;

@@ -135,9 +135,59 @@ async fn wait(conn: &Connection, spec: &Spec, timeout: Duration) -> CommandResul
         ProgressBar::hidden()
     };
     let mut last_line = String::new();
+    // Since when the API server has not answered (a restart, an overload), and why.
+    let mut outage: Option<(Instant, cluster::ClusterError)> = None;
     loop {
-        let rollout = match cluster::rollout(conn, spec).await {
-            Ok(r) => r,
+        let left = deadline.saturating_duration_since(Instant::now());
+        // One poll never outlives the deadline (plus a moment to report).
+        let polled = tokio::time::timeout(left + POLL, cluster::rollout(conn, spec))
+            .await
+            .unwrap_or_else(|_| {
+                Err(cluster::ClusterError::Unavailable {
+                    what: format!("get {}", cluster::workload_reference(spec)),
+                    message: format!("no answer within {}", human(left + POLL)),
+                })
+            });
+        let rollout = match polled {
+            Ok(r) => {
+                if let Some((since, _)) = outage.take() {
+                    let line = format!(
+                        "the API server answers again after {}; still waiting",
+                        human(since.elapsed())
+                    );
+                    if live {
+                        bar.set_message(line);
+                    } else {
+                        eprintln!("[{:>4}s] {line}", started.elapsed().as_secs());
+                    }
+                    last_line.clear();
+                }
+                r
+            }
+            // The API server restarting or overloaded: keep asking until the deadline.
+            Err(e) if e.is_transient() => {
+                if outage.is_none() {
+                    let line = format!("{e}; retrying until the timeout").replace('\n', " ");
+                    if live {
+                        bar.set_message(line);
+                    } else {
+                        eprintln!("[{:>4}s] {line}", started.elapsed().as_secs());
+                    }
+                }
+                let since = outage.map_or_else(Instant::now, |(since, _)| since);
+                let now = Instant::now();
+                if now >= deadline {
+                    bar.finish_and_clear();
+                    return Err(CommandError::Runtime(format!(
+                        "{e}\n  the rollout status is unknown: the API server has not answered for {} and the timeout ({}) passed",
+                        human(since.elapsed()),
+                        human(timeout)
+                    )));
+                }
+                outage = Some((since, e));
+                tokio::time::sleep(POLL.min(deadline - now)).await;
+                continue;
+            }
             Err(e) => {
                 bar.finish_and_clear();
                 return Err(runtime_error(e));

@@ -53,6 +53,7 @@ struct Context {
     #[serde(rename = "static")]
     static_link: bool,
     copy_ca_certificates: bool,
+    ca_bundle: &'static str,
     /// `-p <package> --bin <bin> [--features a,b]`, shell-quoted.
     cargo_args: String,
     /// `KEY="value"` items of the LABEL instruction, one per line.
@@ -64,7 +65,8 @@ struct Context {
     user: String,
     user_is_root: bool,
     expose: String,
-    start_period: String,
+    stop_signal: &'static str,
+    healthcheck_options: String,
     healthcheck: String,
     entrypoint: String,
     cmd: Option<String>,
@@ -74,12 +76,138 @@ struct Context {
     stop_timeout: u64,
     config_path: Option<String>,
     config_file: Option<String>,
+    /// `build.platforms`, comma and space separated.
+    platforms: String,
+    /// `build.platforms`, comma separated (the `--platform` value).
+    platforms_csv: String,
+    /// One `case` arm per platform: TARGETARCH to Rust target and cross packages.
+    platform_cases: Vec<PlatformCase>,
+    /// `CARGO_TARGET_<TRIPLE>_LINKER=<gnu triple>-gcc` items of the ENV instruction.
+    linker_env: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PlatformCase {
+    arch: &'static str,
+    target: &'static str,
+    gcc: &'static str,
+    libc: &'static str,
+}
+
+/// The runtime image's configuration: what the Dockerfile's LABEL, ENV, USER, EXPOSE,
+/// STOPSIGNAL, HEALTHCHECK, ENTRYPOINT and CMD say, defined once for the Dockerfile and for the
+/// images `berth build` assembles without Docker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageConfig {
+    /// Labels in instruction order.
+    pub labels: Vec<(String, String)>,
+    /// The berth runtime contract ([`Spec::contract_env`]).
+    pub env: Vec<(&'static str, String)>,
+    /// `uid:gid`.
+    pub user: String,
+    /// Exposed ports as EXPOSE writes them: `8080`, `5353/udp`; the admin port last.
+    pub exposed_ports: Vec<String>,
+    /// `SIGTERM`: berth-sidecar drains on it.
+    pub stop_signal: &'static str,
+    /// The health check.
+    pub healthcheck: Healthcheck,
+    /// The exec-form entrypoint.
+    pub entrypoint: Vec<String>,
+    /// The exec-form command (arguments), when `args` is not empty.
+    pub cmd: Option<Vec<String>>,
+    /// Where the binary is installed.
+    pub binary_path: String,
+    /// Whether the image gets the build machine's CA bundle at
+    /// [`CA_BUNDLE_PATH`] (every base but distroless, which ships one).
+    pub ca_certificates: bool,
+}
+
+/// The HEALTHCHECK of the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// The exec-form probe command.
+    pub test: Vec<String>,
+    /// Seconds between probes.
+    pub interval_secs: u64,
+    /// Seconds a probe may take.
+    pub timeout_secs: u64,
+    /// Seconds of start-up during which failures do not count.
+    pub start_period_secs: u64,
+    /// Consecutive failures before `unhealthy`.
+    pub retries: u32,
+}
+
+/// Where the CA bundle lives in the builder and in the image.
+pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The configuration of `spec`'s runtime image.
+pub fn image_config(spec: &Spec) -> ImageConfig {
+    let stop_timeout = spec.shutdown.stop_timeout_secs();
+    let mut labels = vec![(
+        "org.opencontainers.image.title".to_owned(),
+        spec.name.clone(),
+    )];
+    if !spec.description.is_empty() {
+        // A line break cannot be written in a Dockerfile word: both images get a space.
+        labels.push((
+            "org.opencontainers.image.description".to_owned(),
+            spec.description.replace(['\n', '\r'], " "),
+        ));
+    }
+    if let Some(tag) = &spec.image.tag {
+        labels.push(("org.opencontainers.image.version".to_owned(), tag.clone()));
+    }
+    labels.push((STOP_TIMEOUT_LABEL.to_owned(), stop_timeout.to_string()));
+
+    let mut exposed_ports: Vec<String> = spec
+        .ports
+        .iter()
+        .map(|p| match p.protocol {
+            Protocol::Tcp => p.port.to_string(),
+            Protocol::Udp => format!("{}/udp", p.port),
+        })
+        .collect();
+    exposed_ports.push(spec.health.port.to_string());
+
+    let binary_path = spec.binary_path();
+    let test = vec![
+        binary_path.clone(),
+        berth_sidecar::contract::PROBE_FLAG.to_owned(),
+        berth_sidecar::contract::PATH_READYZ
+            .trim_start_matches('/')
+            .to_owned(),
+    ];
+    let entrypoint = if spec.command.is_empty() {
+        vec![binary_path.clone()]
+    } else {
+        spec.command.clone()
+    };
+    let uid = spec.security.run_as_user;
+    ImageConfig {
+        labels,
+        env: spec.contract_env(),
+        user: format!("{uid}:{uid}"),
+        exposed_ports,
+        stop_signal: "SIGTERM",
+        healthcheck: Healthcheck {
+            test,
+            interval_secs: 10,
+            timeout_secs: 3,
+            start_period_secs: spec.health.startup_timeout.as_secs_ceil().max(1),
+            retries: 3,
+        },
+        entrypoint,
+        cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
+        binary_path,
+        ca_certificates: spec.build.base != BaseImage::Distroless,
+    }
 }
 
 impl Context {
     fn new(spec: &Spec) -> Self {
         let base = spec.build.base;
         let static_link = base == BaseImage::Scratch;
+        let config = image_config(spec);
 
         let mut cargo_args = format!(
             "-p {} --bin {}",
@@ -91,23 +219,10 @@ impl Context {
             cargo_args.push_str(&shell_quote(&spec.build.features.join(",")));
         }
 
-        let stop_timeout = spec.shutdown.stop_timeout_secs();
-        let mut labels = vec![label("org.opencontainers.image.title", &spec.name)];
-        if !spec.description.is_empty() {
-            labels.push(label(
-                "org.opencontainers.image.description",
-                &spec.description,
-            ));
-        }
-        if let Some(tag) = &spec.image.tag {
-            labels.push(label("org.opencontainers.image.version", tag));
-        }
-        labels.push(label(STOP_TIMEOUT_LABEL, &stop_timeout.to_string()));
-
-        let env = spec
-            .contract_env()
-            .into_iter()
-            .map(|(name, value)| format!("{name}={}", docker_word(&value)))
+        let env = config
+            .env
+            .iter()
+            .map(|(name, value)| format!("{name}={}", docker_word(value)))
             .collect::<Vec<_>>()
             .join(" \\\n    ");
         let other_env = spec
@@ -124,65 +239,87 @@ impl Context {
             .collect::<Vec<_>>()
             .join(", ");
 
-        let uid = spec.security.run_as_user;
-        let mut expose: Vec<String> = spec
-            .ports
-            .iter()
-            .map(|p| match p.protocol {
-                Protocol::Tcp => p.port.to_string(),
-                Protocol::Udp => format!("{}/udp", p.port),
-            })
-            .collect();
-        expose.push(spec.health.port.to_string());
-
-        let binary_path = spec.binary_path();
-        let probe = [
-            binary_path.as_str(),
-            berth_sidecar::contract::PROBE_FLAG,
-            berth_sidecar::contract::PATH_READYZ.trim_start_matches('/'),
-        ];
-        let entrypoint = if spec.command.is_empty() {
-            json_array([binary_path.as_str()])
-        } else {
-            json_array(spec.command.iter().map(String::as_str))
-        };
-        let cmd = (!spec.args.is_empty()).then(|| json_array(spec.args.iter().map(String::as_str)));
-
         let image = match &spec.image.tag {
             Some(tag) => format!("{}:{tag}", spec.image.repository),
             None => spec.image.repository.clone(),
         };
+        let check = &config.healthcheck;
 
         Context {
             name: spec.name.clone(),
             image,
             bin: spec.build.bin.clone(),
-            binary_path: binary_path.clone(),
+            binary_path: config.binary_path.clone(),
             rust_image: format!("rust:{}-slim-bookworm", spec.build.rust_version),
             runtime_image: base.image().to_owned(),
             checkov_runtime_skip: checkov_runtime_skip(base),
             base: base.as_str(),
             static_link,
-            copy_ca_certificates: base != BaseImage::Distroless,
+            copy_ca_certificates: config.ca_certificates,
+            ca_bundle: CA_BUNDLE_PATH,
             cargo_args,
-            labels: labels.join(" \\\n      "),
+            labels: config
+                .labels
+                .iter()
+                .map(|(k, v)| label(k, v))
+                .collect::<Vec<_>>()
+                .join(" \\\n      "),
             env,
             other_env,
-            user: format!("{uid}:{uid}"),
-            user_is_root: uid == 0,
-            expose: expose.join(" "),
-            start_period: format!("{}s", spec.health.startup_timeout.as_secs_ceil().max(1)),
-            healthcheck: json_array(probe),
-            entrypoint,
-            cmd,
+            user: config.user.clone(),
+            user_is_root: spec.security.run_as_user == 0,
+            expose: config.exposed_ports.join(" "),
+            stop_signal: config.stop_signal,
+            healthcheck_options: format!(
+                "--interval={}s --timeout={}s --start-period={}s --retries={}",
+                check.interval_secs, check.timeout_secs, check.start_period_secs, check.retries
+            ),
+            healthcheck: json_array(check.test.iter().map(String::as_str)),
+            entrypoint: json_array(config.entrypoint.iter().map(String::as_str)),
+            cmd: config
+                .cmd
+                .as_ref()
+                .map(|c| json_array(c.iter().map(String::as_str))),
             pre_stop_delay: spec.shutdown.pre_stop_delay.to_string(),
             drain_timeout: spec.shutdown.drain_timeout.to_string(),
             margin: STOP_MARGIN.to_string(),
-            stop_timeout,
+            stop_timeout: spec.shutdown.stop_timeout_secs(),
             config_path: spec.config.as_ref().map(|c| c.mount_path.clone()),
             config_file: spec.config.as_ref().map(|c| c.file.clone()),
+            platforms: platform_list(spec, ", "),
+            platforms_csv: platform_list(spec, ","),
+            platform_cases: spec
+                .build
+                .platforms
+                .iter()
+                .map(|p| {
+                    let [gcc, libc] = p.debian_cross_packages();
+                    PlatformCase {
+                        arch: p.arch(),
+                        target: p.rust_target(),
+                        gcc,
+                        libc,
+                    }
+                })
+                .collect(),
+            linker_env: spec
+                .build
+                .platforms
+                .iter()
+                .map(|p| format!("{}={}-gcc", p.cargo_linker_env(), p.gnu_triple()))
+                .collect::<Vec<_>>()
+                .join(" \\\n    "),
         }
     }
+}
+
+fn platform_list(spec: &Spec, separator: &str) -> String {
+    spec.build
+        .platforms
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// `key="value"` for a LABEL instruction.
@@ -298,14 +435,27 @@ mod tests {
             arg < d.find("\nFROM ").unwrap(),
             "ARGs precede the first FROM"
         );
-        assert!(d.contains("FROM ${RUST_IMAGE} AS builder\n"));
+        assert!(d.contains("FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS builder\n"));
         assert!(d.contains("FROM ${RUNTIME_IMAGE}\n"));
-        assert!(d.contains("cargo build --release --locked -p echo-daemon --bin echo-daemon \\\n"));
+        assert!(d.contains(
+            " && cargo build --release --locked --target \"$target\" -p echo-daemon --bin echo-daemon \\\n"
+        ));
         assert!(d.contains(
             "--mount=type=cache,id=berth-cargo-registry,target=/usr/local/cargo/registry"
         ));
         assert!(d.contains("target=/src/target"));
-        assert!(d.contains("install -D -m 0755 target/release/echo-daemon /out/echo-daemon\n"));
+        assert!(d.contains(
+            "install -D -m 0755 \"target/$target/release/echo-daemon\" /out/echo-daemon\n"
+        ));
+        // Default platforms: linux/amd64 only.
+        assert!(d.contains(
+            "      amd64) echo \"x86_64-unknown-linux-gnu gcc-x86-64-linux-gnu libc6-dev-amd64-cross\" ;; \\\n"
+        ));
+        assert!(!d.contains("arm64)"));
+        assert!(d.contains(
+            "ENV CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=x86_64-linux-gnu-gcc\nWORKDIR /src\n"
+        ));
+        assert!(d.contains("is not in build.platforms (linux/amd64)"));
         assert!(d.contains("COPY --from=builder /out/echo-daemon /usr/local/bin/echo-daemon\n"));
         assert!(
             !d.contains("ca-certificates.crt"),
@@ -377,12 +527,8 @@ mod tests {
         assert!(d.contains(
             "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --locked"
         ));
-        assert!(d.contains(
-            "--target \"$(uname -m)-unknown-linux-gnu\" -p echo-daemon --bin echo-daemon"
-        ));
-        assert!(d.contains(
-            "\"target/$(uname -m)-unknown-linux-gnu/release/echo-daemon\" /out/echo-daemon"
-        ));
+        assert!(d.contains("--target \"$target\" -p echo-daemon --bin echo-daemon"));
+        assert!(d.contains("\"target/$target/release/echo-daemon\" /out/echo-daemon"));
         assert!(d.contains(
             "COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"
         ));
@@ -395,7 +541,10 @@ mod tests {
         spec.build.base = BaseImage::DebianSlim;
         let d = dockerfile(&spec);
         assert!(d.contains("ARG RUNTIME_IMAGE=debian:bookworm-slim\n"));
-        assert!(!d.contains("apt-get"));
+        // Only the builder installs (a cross compiler, when cross-compiling); the runtime
+        // stage installs nothing.
+        let runtime = &d[d.find("FROM ${RUNTIME_IMAGE}").unwrap()..];
+        assert!(!runtime.contains("apt-get"));
         assert!(!d.contains("useradd"));
         assert!(!d.contains("crt-static"));
         assert!(d.contains("COPY --from=builder /etc/ssl/certs/ca-certificates.crt"));
@@ -483,6 +632,30 @@ mod tests {
         );
         assert!(!d.contains("image.version"));
         assert!(d.contains("-t ghcr.io/acme/echo-daemon ."));
+    }
+
+    #[test]
+    fn platforms_map_targetarch_to_rust_targets() {
+        let mut spec = sample(WorkloadKind::DaemonSet);
+        spec.build.platforms = vec![
+            crate::spec::Platform::LinuxArm64,
+            crate::spec::Platform::LinuxAmd64,
+        ];
+        let d = dockerfile(&spec);
+        assert!(d.contains(
+            "RUN case \"$TARGETARCH\" in \\\n      \
+             arm64) echo \"aarch64-unknown-linux-gnu gcc-aarch64-linux-gnu libc6-dev-arm64-cross\" ;; \\\n      \
+             amd64) echo \"x86_64-unknown-linux-gnu gcc-x86-64-linux-gnu libc6-dev-amd64-cross\" ;; \\\n"
+        ));
+        assert!(d.contains("is not in build.platforms (linux/arm64, linux/amd64)"));
+        assert!(d.contains("docker buildx build --platform linux/arm64,linux/amd64 "));
+        assert!(d.contains(
+            "ENV CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \\\n    \
+             CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=x86_64-linux-gnu-gcc\n"
+        ));
+        // Cross setup only when the target differs from the builder's own architecture.
+        assert!(d.contains("if [ \"$TARGETARCH\" != \"$BUILDARCH\" ]; then"));
+        assert!(d.contains("rustup target add \"$target\""));
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! `templates/`), embedded at compile time by [`assets`].
 
 pub mod assets;
+pub mod ci;
 pub mod docker;
 pub mod helm;
 pub mod k8s;
 pub mod plan;
 pub mod systemd;
 mod template;
+pub mod windows;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,11 +31,31 @@ pub enum Target {
     K8s,
     /// `systemd/<name>.service` and `systemd/<name>.env`.
     Systemd,
+    /// `windows/`: install, upgrade and uninstall scripts for a Windows service, a README.
+    Windows,
+    /// `ci/<name>.yml`: a GitHub Actions workflow. Only with `--only ci`.
+    Ci,
 }
 
 impl Target {
     /// Every target, in output order.
-    pub const ALL: [Target; 4] = [Target::Docker, Target::Helm, Target::K8s, Target::Systemd];
+    pub const ALL: [Target; 6] = [
+        Target::Docker,
+        Target::Helm,
+        Target::K8s,
+        Target::Systemd,
+        Target::Windows,
+        Target::Ci,
+    ];
+
+    /// The targets `berth generate` writes when `--only` does not name any: all but `ci`.
+    pub const DEFAULT: [Target; 5] = [
+        Target::Docker,
+        Target::Helm,
+        Target::K8s,
+        Target::Systemd,
+        Target::Windows,
+    ];
 
     /// The name used on the command line and as the output sub-directory.
     pub fn as_str(self) -> &'static str {
@@ -42,6 +64,8 @@ impl Target {
             Target::Helm => "helm",
             Target::K8s => "k8s",
             Target::Systemd => "systemd",
+            Target::Windows => "windows",
+            Target::Ci => "ci",
         }
     }
 }
@@ -59,7 +83,11 @@ impl FromStr for Target {
             .into_iter()
             .find(|t| t.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown target '{s}' (expected one of: docker, helm, k8s, systemd)")
+                let names: Vec<&str> = Target::ALL.iter().map(|t| t.as_str()).collect();
+                format!(
+                    "unknown target '{s}' (expected one of: {})",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -165,6 +193,8 @@ pub fn render(spec: &Spec, targets: &[Target]) -> Result<FileSet, RenderError> {
             Target::Helm => helm::render(spec, &mut files)?,
             Target::K8s => k8s::render(spec, &mut files)?,
             Target::Systemd => systemd::render(spec, &mut files)?,
+            Target::Windows => windows::render(spec, &mut files)?,
+            Target::Ci => ci::render(spec, &mut files)?,
         }
     }
     Ok(files)

@@ -1113,6 +1113,11 @@ pub mod paths {
     pub fn env(spec: &Spec) -> String {
         format!("systemd/{}.env", spec.name)
     }
+
+    /// `ci/<name>.yml`: the GitHub Actions workflow.
+    pub fn workflow(spec: &Spec) -> String {
+        format!("ci/{}.yml", spec.name)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ pub struct Spec {
     pub build: Build,
     /// The systemd unit.
     pub systemd: Systemd,
+    /// The Windows service.
+    pub windows: Windows,
 }
 
 /// `workload:` — the Kubernetes controller that runs the pods.
@@ -160,7 +162,8 @@ pub struct Shutdown {
 }
 
 /// Margin added to the drain budget so logs and telemetry flush before SIGKILL.
-pub const STOP_MARGIN: Duration = Duration::from_secs(5);
+pub const STOP_MARGIN: Duration =
+    Duration::from_secs(berth_sidecar::contract::STOP_MARGIN.as_secs());
 
 impl Shutdown {
     /// The one stop budget used by every target: `preStopDelay + drainTimeout + 5s`.
@@ -406,7 +409,114 @@ pub struct Build {
     pub base: BaseImage,
     /// Cargo features to enable.
     pub features: Vec<String>,
+    /// Platforms the image is built for, in the order written, without duplicates; never empty
+    /// (default `[linux/amd64]`).
+    pub platforms: Vec<Platform>,
 }
+
+/// A platform of `build.platforms`: an OS/architecture pair as Docker and OCI spell it
+/// (`linux/arm64`). Every fact about a platform (Rust target, C cross compiler, Debian
+/// architecture) is defined here once; the Dockerfile, `berth build` and the CI workflow read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Platform {
+    /// `linux/amd64` (x86-64).
+    #[serde(rename = "linux/amd64")]
+    LinuxAmd64,
+    /// `linux/arm64` (AArch64: Graviton, Ampere, Raspberry Pi 4/5 with a 64-bit OS).
+    #[serde(rename = "linux/arm64")]
+    LinuxArm64,
+}
+
+impl Platform {
+    /// Every supported platform, in a fixed order.
+    pub const ALL: [Platform; 2] = [Platform::LinuxAmd64, Platform::LinuxArm64];
+
+    /// `os/arch`, as `docker build --platform` and OCI image indexes write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "linux/amd64",
+            Platform::LinuxArm64 => "linux/arm64",
+        }
+    }
+
+    /// The platform named `os/arch`.
+    pub fn parse(s: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The OCI `os` (also Docker's `TARGETOS`).
+    pub fn os(self) -> &'static str {
+        "linux"
+    }
+
+    /// The OCI `architecture` (also Docker's `TARGETARCH` and Debian's architecture name).
+    pub fn arch(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "amd64",
+            Platform::LinuxArm64 => "arm64",
+        }
+    }
+
+    /// The Rust target triple of a glibc binary for this platform.
+    pub fn rust_target(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "x86_64-unknown-linux-gnu",
+            Platform::LinuxArm64 => "aarch64-unknown-linux-gnu",
+        }
+    }
+
+    /// The GNU triple prefixing the platform's C compiler (`<triple>-gcc`): the linker Cargo
+    /// uses for [`Platform::rust_target`], natively and when cross-compiling.
+    pub fn gnu_triple(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "x86_64-linux-gnu",
+            Platform::LinuxArm64 => "aarch64-linux-gnu",
+        }
+    }
+
+    /// Debian packages that cross-compile and link for this platform from another one.
+    pub fn debian_cross_packages(self) -> [&'static str; 2] {
+        match self {
+            Platform::LinuxAmd64 => ["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
+            Platform::LinuxArm64 => ["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+        }
+    }
+
+    /// What [`crate::image::describe_elf`] says of a binary built for this platform.
+    pub fn elf_description(self) -> &'static str {
+        match self {
+            Platform::LinuxAmd64 => "ELF 64-bit LSB x86-64",
+            Platform::LinuxArm64 => "ELF 64-bit LSB AArch64",
+        }
+    }
+
+    /// The platform of the machine berth runs on, when it is a supported one.
+    pub fn host() -> Option<Platform> {
+        match (std::env::consts::OS, std::env::consts::ARCH) {
+            ("linux", "x86_64") => Some(Platform::LinuxAmd64),
+            ("linux", "aarch64") => Some(Platform::LinuxArm64),
+            _ => None,
+        }
+    }
+
+    /// The variable naming Cargo's linker for [`Platform::rust_target`], e.g.
+    /// `CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER`.
+    pub fn cargo_linker_env(self) -> String {
+        format!(
+            "CARGO_TARGET_{}_LINKER",
+            self.rust_target().to_ascii_uppercase().replace('-', "_")
+        )
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Default `build.platforms`.
+pub const DEFAULT_PLATFORMS: [Platform; 1] = [Platform::LinuxAmd64];
 
 /// Default `build.rustVersion`.
 pub const DEFAULT_RUST_VERSION: &str = "1.95";
@@ -475,6 +585,140 @@ impl RestartPolicy {
             RestartPolicy::OnFailure => "on-failure",
             RestartPolicy::No => "no",
         }
+    }
+}
+
+/// `windows:` — the Windows service the `windows` target installs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Windows {
+    /// Whether the `windows` target is generated. Defaults to true unless the daemon needs the
+    /// Linux host ([`Windows::linux_only_reason`]); `true` for such a daemon is an error.
+    pub enabled: bool,
+    /// The name the Services console shows (default: `name`).
+    pub display_name: String,
+    /// When the service starts.
+    pub start_type: StartType,
+    /// The account the service runs as.
+    pub account: ServiceAccount,
+    /// Where the `.exe` is installed, a Windows path (default `%ProgramFiles%\<name>`).
+    pub install_dir: String,
+    /// What the Service Control Manager does when the service fails.
+    pub recovery: Recovery,
+}
+
+/// `windows.startType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartType {
+    /// Starts at boot (`sc create start= auto`, the default).
+    Automatic,
+    /// Starts shortly after boot (`start= delayed-auto`).
+    Delayed,
+    /// Starts only when asked (`start= demand`).
+    Manual,
+}
+
+impl StartType {
+    /// The value as written in `berth.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartType::Automatic => "automatic",
+            StartType::Delayed => "delayed",
+            StartType::Manual => "manual",
+        }
+    }
+    /// The `sc.exe` spelling (`start= ...`).
+    pub fn sc_value(self) -> &'static str {
+        match self {
+            StartType::Automatic => "auto",
+            StartType::Delayed => "delayed-auto",
+            StartType::Manual => "demand",
+        }
+    }
+}
+
+/// `windows.account`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ServiceAccount {
+    /// The virtual account `NT SERVICE\<name>` (the default): no password, its own SID, no
+    /// rights beyond what the scripts grant it.
+    #[serde(rename = "virtual")]
+    Virtual,
+    /// `NT AUTHORITY\LocalService`: shared, minimal rights, anonymous on the network.
+    LocalService,
+    /// `NT AUTHORITY\NetworkService`: shared, minimal rights, the machine's identity on the network.
+    NetworkService,
+    /// `LocalSystem`: full control of the machine (`berth validate` warns).
+    LocalSystem,
+}
+
+impl ServiceAccount {
+    /// The value as written in `berth.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceAccount::Virtual => "virtual",
+            ServiceAccount::LocalService => "LocalService",
+            ServiceAccount::NetworkService => "NetworkService",
+            ServiceAccount::LocalSystem => "LocalSystem",
+        }
+    }
+
+    /// The account name `sc create obj=` and `icacls /grant` take for the service `name`.
+    pub fn object_name(self, name: &str) -> String {
+        match self {
+            ServiceAccount::Virtual => format!("NT SERVICE\\{name}"),
+            ServiceAccount::LocalService => "NT AUTHORITY\\LocalService".to_owned(),
+            ServiceAccount::NetworkService => "NT AUTHORITY\\NetworkService".to_owned(),
+            ServiceAccount::LocalSystem => "LocalSystem".to_owned(),
+        }
+    }
+}
+
+/// `windows.recovery` — failure actions of the Service Control Manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recovery {
+    /// Restart the service this long after a failure (default 5s); zero: no restart.
+    pub restart_delay: Duration,
+    /// The failure count resets after this long without a failure (default 24h).
+    pub reset_period: Duration,
+    /// Apply the actions also when the service stops with a non-zero exit code, e.g. 124
+    /// after a forced drain (default true; `sc failureflag`).
+    pub on_non_crash_failures: bool,
+}
+
+impl Windows {
+    /// The defaults for the daemon `name`: enabled, automatic start, the virtual account,
+    /// `%ProgramFiles%\\<name>`, restart after 5s, reset after 24h, also on non-zero exits.
+    pub fn defaults(name: &str) -> Windows {
+        Windows {
+            enabled: true,
+            display_name: name.to_owned(),
+            start_type: StartType::Automatic,
+            account: ServiceAccount::Virtual,
+            install_dir: format!("%ProgramFiles%\\{name}"),
+            recovery: Recovery {
+                restart_delay: Duration::from_secs(5),
+                reset_period: Duration::from_secs(24 * 3600),
+                on_non_crash_failures: true,
+            },
+        }
+    }
+
+    /// Why a daemon cannot run as a Windows service, if it cannot: it reads the Linux host
+    /// (`host.pid`, `hostPath` volumes).
+    pub fn linux_only_reason(host: &Host, volumes: &[Volume]) -> Option<String> {
+        if host.pid {
+            return Some("host.pid: the daemon reads the Linux host's processes".to_owned());
+        }
+        volumes.iter().find_map(|v| match &v.source {
+            VolumeSource::HostPath(path) => Some(format!(
+                "volume {} mounts the Linux host path {path}",
+                v.name
+            )),
+            _ => None,
+        })
     }
 }
 

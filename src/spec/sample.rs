@@ -9,7 +9,7 @@ use super::model::*;
 /// kind, resources, tolerations) for the given workload kind.
 pub fn sample(workload: WorkloadKind) -> Spec {
     let daemonset = workload == WorkloadKind::DaemonSet;
-    Spec {
+    let spec = Spec {
         name: "echo-daemon".into(),
         description: "Echo server".into(),
         workload,
@@ -109,6 +109,7 @@ pub fn sample(workload: WorkloadKind) -> Spec {
             package: "echo-daemon".into(),
             bin: "echo-daemon".into(),
             rust_version: DEFAULT_RUST_VERSION.into(),
+            platforms: DEFAULT_PLATFORMS.to_vec(),
             base: BaseImage::Distroless,
             features: vec![],
         },
@@ -117,5 +118,13 @@ pub fn sample(workload: WorkloadKind) -> Spec {
             restart: RestartPolicy::OnFailure,
             watchdog: Duration::from_secs(30),
         },
+        windows: Windows::defaults("echo-daemon"),
+    };
+    Spec {
+        windows: Windows {
+            enabled: Windows::linux_only_reason(&spec.host, &spec.volumes).is_none(),
+            ..spec.windows.clone()
+        },
+        ..spec
     }
 }

@@ -166,7 +166,7 @@ pub fn schema() -> Value {
         }),
     );
     let mut top = object(
-        "A berth description (apiVersion berth/v1): one daemon, deployed as a container, a Kubernetes workload and a systemd unit.",
+        "A berth description (apiVersion berth/v1): one daemon, deployed as a container, a Kubernetes workload, a systemd unit and a Windows service.",
         json!({
             "apiVersion": {"const": "berth/v1", "description": "The format version"},
             "name": {"type": "string", "maxLength": 53, "pattern": DNS_LABEL, "description": "DNS-1123 label, 1..53 characters (the Helm release limit)"},
@@ -248,12 +248,32 @@ pub fn schema() -> Value {
                     "anyOf": [{"type": "string", "pattern": RUST_VERSION}, {"type": "number"}]
                 },
                 "base": {"enum": ["distroless", "debian-slim", "scratch"], "default": "distroless"},
-                "features": {"type": "array", "uniqueItems": true, "items": {"type": "string", "pattern": FEATURE}}
+                "features": {"type": "array", "uniqueItems": true, "items": {"type": "string", "pattern": FEATURE}},
+                "platforms": {
+                    "type": "array",
+                    "description": "Platforms the image is built for (os/arch)",
+                    "minItems": 1,
+                    "uniqueItems": true,
+                    "default": super::model::DEFAULT_PLATFORMS.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+                    "items": {"enum": super::model::Platform::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>()}
+                }
             })),
             "systemd": object("The systemd unit.", json!({
                 "user": string(UNIX_USER, "User=; empty means DynamicUser=yes"),
                 "restart": {"enum": ["always", "on-failure", "no"], "default": "on-failure"},
                 "watchdog": duration("WatchdogSec; 0s disables, otherwise at least 1s", "30s")
+            })),
+            "windows": object("The Windows service (the windows target).", json!({
+                "enabled": {"type": "boolean", "description": "Generate the windows target (default true, unless host.pid or a hostPath volume ties the daemon to the Linux host; true is then an error)"},
+                "displayName": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r#"^[^"%!^\x00-\x1f]*$"#, "description": "Shown by the Services console (default: name)"},
+                "startType": {"enum": ["automatic", "delayed", "manual"], "default": "automatic", "description": "sc start= auto, delayed-auto or demand"},
+                "account": {"enum": ["virtual", "LocalService", "NetworkService", "LocalSystem"], "default": "virtual", "description": "virtual: NT SERVICE\\NAME, least privilege; LocalSystem draws a warning"},
+                "installDir": {"type": "string", "pattern": r#"^([A-Za-z]:|%[A-Za-z0-9_]+%)(\\[^\\/"%!^<>|*?\x00-\x1f]+)+$"#, "description": "Where the .exe is installed (default %ProgramFiles%\\NAME)"},
+                "recovery": object("Failure actions of the Service Control Manager.", json!({
+                    "restartDelay": duration("Restart this long after a failure; 0s: no restart", "5s"),
+                    "resetPeriod": duration("The failure count resets after this long without failures", "24h"),
+                    "onNonCrashFailures": {"type": "boolean", "default": true, "description": "Also on a non-zero exit code, e.g. 124 after a forced drain (sc failureflag)"}
+                }))
             }))
         }),
     );

@@ -35,6 +35,7 @@ fn minimal_gets_every_default() {
     assert_eq!(s.build.bin, "echo-daemon");
     assert_eq!(s.build.rust_version, "1.95");
     assert_eq!(s.build.base, BaseImage::Distroless);
+    assert_eq!(s.build.platforms, vec![Platform::LinuxAmd64]);
     assert_eq!(s.systemd.user, None);
     assert_eq!(s.systemd.restart, RestartPolicy::OnFailure);
     assert_eq!(s.systemd.watchdog, Duration::from_secs(30));
@@ -297,4 +298,29 @@ fn explicit_empty_resources_mean_none_with_a_warning() {
         Some("32Mi")
     );
     assert_eq!(partial.spec.resources.limits.cpu, None);
+}
+
+#[test]
+fn platforms_keep_their_order_and_suggest_spellings() {
+    let s = load_ok(&format!(
+        "{MINIMAL}build:\n  platforms: [linux/arm64, linux/amd64]\n"
+    ))
+    .spec;
+    assert_eq!(
+        s.build.platforms,
+        vec![Platform::LinuxArm64, Platform::LinuxAmd64]
+    );
+    let err = load_str(
+        &format!("{MINIMAL}build:\n  platforms: [linux/aarch64, linux/amd46]\n"),
+        "berth.yaml",
+        Path::new("."),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("write linux/arm64"), "{err}");
+    assert!(err.contains("did you mean 'linux/amd64'?"), "{err}");
+    assert!(
+        err.contains("platforms among linux/amd64, linux/arm64"),
+        "{err}"
+    );
 }

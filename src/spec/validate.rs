@@ -36,6 +36,7 @@ pub const TOP_FIELDS: &[&str] = &[
     "metrics",
     "build",
     "systemd",
+    "windows",
 ];
 
 const DURATION_EXPECTED: &str = "a duration such as 500ms, 20s or 1m30s";
@@ -814,6 +815,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
 
     let build = resolve_build(cx, top.get("build"), name.as_deref());
     let systemd = resolve_systemd(cx, top.get("systemd"));
+    let windows = resolve_windows(cx, top.get("windows"), name.as_deref(), &host, &volumes);
 
     // Cross-field: a port below 1024 needs root or NET_BIND_SERVICE.
     let can_bind_low = security.run_as_user == 0
@@ -860,6 +862,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
         metrics,
         build,
         systemd,
+        windows,
     })
 }
 
@@ -1895,12 +1898,20 @@ fn resolve_build(cx: &mut Cx<'_>, node: Option<&Node>, name: Option<&str>) -> Bu
         rust_version: DEFAULT_RUST_VERSION.to_owned(),
         base: BaseImage::Distroless,
         features: Vec::new(),
+        platforms: DEFAULT_PLATFORMS.to_vec(),
     };
     let f = node.and_then(|n| {
         cx.fields(
             n,
             "build",
-            &["package", "bin", "rustVersion", "base", "features"],
+            &[
+                "package",
+                "bin",
+                "rustVersion",
+                "base",
+                "features",
+                "platforms",
+            ],
         )
     });
     let cargo_expected = "a Cargo name: letters, digits, '-' and '_', starting with a letter";
@@ -1977,11 +1988,73 @@ fn resolve_build(cx: &mut Cx<'_>, node: Option<&Node>, name: Option<&str>) -> Bu
                 }
             }
         }
+        if let Some(n) = f.get("platforms") {
+            resolve_platforms(cx, n, &mut out.platforms);
+        }
     }
     if out.bin.is_empty() {
         out.bin = out.package.clone();
     }
     out
+}
+
+/// `build.platforms`: known `os/arch` names, each once, at least one. Leaves `out` at its
+/// default when the list is unusable.
+fn resolve_platforms(cx: &mut Cx<'_>, node: &Node, out: &mut Vec<Platform>) {
+    let known: Vec<&'static str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+    let expected = format!("platforms among {}", known.join(", "));
+    let Some(items) = cx.seq(node, "build.platforms", &expected) else {
+        return;
+    };
+    if items.is_empty() {
+        cx.err(
+            node.pos,
+            "build.platforms: the list is empty",
+            &expected,
+            Some("leave build.platforms out for the default [linux/amd64]".into()),
+        );
+        return;
+    }
+    let mut platforms = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let p = format!("build.platforms[{i}]");
+        let Some(v) = cx.string(item, &p, &expected) else {
+            ok = false;
+            continue;
+        };
+        match Platform::parse(&v) {
+            Some(platform) if platforms.contains(&platform) => {
+                ok = false;
+                cx.err(
+                    item.pos,
+                    format!("{p}: duplicate platform \"{v}\""),
+                    "each platform once",
+                    None,
+                );
+            }
+            Some(platform) => platforms.push(platform),
+            None => {
+                ok = false;
+                let hint = match v.as_str() {
+                    "linux/arm64/v8" | "linux/aarch64" => Some("write linux/arm64".to_owned()),
+                    "linux/x86_64" | "linux/x86-64" => Some("write linux/amd64".to_owned()),
+                    _ => cx
+                        .suggest(&v, &known)
+                        .map(|s| format!("did you mean '{s}'?")),
+                };
+                cx.err(
+                    item.pos,
+                    format!("{p}: \"{v}\" is not a supported platform"),
+                    &expected,
+                    hint,
+                );
+            }
+        }
+    }
+    if ok {
+        *out = platforms;
+    }
 }
 
 fn resolve_systemd(cx: &mut Cx<'_>, node: Option<&Node>) -> Systemd {
@@ -2038,6 +2111,181 @@ fn resolve_systemd(cx: &mut Cx<'_>, node: Option<&Node>) -> Systemd {
             );
         } else {
             out.watchdog = d;
+        }
+    }
+    out
+}
+
+/// Characters `windows.installDir` and `windows.displayName` may not hold: they end or change a
+/// double-quoted cmd.exe argument (`"`), expand (`%` outside a leading `%VAR%`, `!`) or are
+/// cmd.exe operators even inside quotes in some positions (`^`). Control characters neither.
+fn cmd_unsafe(c: char) -> bool {
+    matches!(c, '"' | '!' | '^' | '%') || c.is_control()
+}
+
+fn resolve_windows(
+    cx: &mut Cx<'_>,
+    node: Option<&Node>,
+    name: Option<&str>,
+    host: &Host,
+    volumes: &[Volume],
+) -> Windows {
+    let name = name.unwrap_or_default();
+    let linux_only = Windows::linux_only_reason(host, volumes);
+    let mut out = Windows {
+        enabled: linux_only.is_none(),
+        ..Windows::defaults(name)
+    };
+    let Some(f) = node.and_then(|n| {
+        cx.fields(
+            n,
+            "windows",
+            &[
+                "enabled",
+                "displayName",
+                "startType",
+                "account",
+                "installDir",
+                "recovery",
+            ],
+        )
+    }) else {
+        return out;
+    };
+    if let Some(n) = f.get("enabled")
+        && let Some(b) = cx.boolean(n, "windows.enabled")
+    {
+        if b && let Some(reason) = &linux_only {
+            cx.err(
+                n.pos,
+                format!("windows.enabled: this daemon cannot run as a Windows service ({reason})"),
+                "false, or no windows.enabled (the target is then skipped with this reason)",
+                Some("a node agent that reads the Linux host has no Windows equivalent".into()),
+            );
+        }
+        out.enabled = b;
+    }
+    if let Some(n) = f.get("displayName") {
+        let expected = "text without \", %, ! or ^ (at most 256 characters)";
+        if let Some(v) = cx.string(n, "windows.displayName", expected) {
+            if v.trim().is_empty() || v.chars().count() > 256 || v.chars().any(cmd_unsafe) {
+                cx.err(
+                    n.pos,
+                    format!("windows.displayName: \"{v}\" cannot be passed safely to sc.exe"),
+                    expected,
+                    None,
+                );
+            } else {
+                out.display_name = v;
+            }
+        }
+    }
+    if let Some(n) = f.get("startType")
+        && let Some(v) = cx.choice(n, "windows.startType", &["automatic", "delayed", "manual"])
+    {
+        out.start_type = match v {
+            "delayed" => StartType::Delayed,
+            "manual" => StartType::Manual,
+            _ => StartType::Automatic,
+        };
+    }
+    if let Some(n) = f.get("account")
+        && let Some(v) = cx.choice(
+            n,
+            "windows.account",
+            &["virtual", "LocalService", "NetworkService", "LocalSystem"],
+        )
+    {
+        out.account = match v {
+            "LocalService" => ServiceAccount::LocalService,
+            "NetworkService" => ServiceAccount::NetworkService,
+            "LocalSystem" => ServiceAccount::LocalSystem,
+            _ => ServiceAccount::Virtual,
+        };
+        if out.account == ServiceAccount::LocalSystem {
+            cx.warn(
+                n.pos,
+                "windows.account: LocalSystem has full control of the machine",
+                Some("the default virtual account (NT SERVICE\\NAME) needs no password and holds only what the scripts grant it".into()),
+            );
+        }
+    }
+    if let Some(n) = f.get("installDir") {
+        let expected = r"an absolute Windows path such as C:\Services\echo or %ProgramFiles%\echo";
+        if let Some(v) = cx.string(n, "windows.installDir", expected) {
+            let rest = match v.strip_prefix('%').and_then(|r| r.split_once('%')) {
+                Some((var, rest))
+                    if !var.is_empty()
+                        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                {
+                    Some(rest)
+                }
+                Some(_) => None,
+                None => {
+                    let b = v.as_bytes();
+                    (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\')
+                        .then(|| &v[2..])
+                }
+            };
+            let ok = rest.is_some_and(|r| {
+                r.starts_with('\\')
+                    && !r
+                        .chars()
+                        .any(|c| cmd_unsafe(c) || matches!(c, '/' | '<' | '>' | '|' | '*' | '?'))
+                    && !r.ends_with('\\')
+                    && !r.split('\\').any(|part| part == "..")
+            });
+            if ok {
+                out.install_dir = v;
+            } else {
+                cx.err(
+                    n.pos,
+                    format!("windows.installDir: \"{v}\" is not an absolute Windows directory"),
+                    expected,
+                    Some(r"a drive letter or one leading %VARIABLE%, backslashes, no trailing \, no quotes".into()),
+                );
+            }
+        }
+    }
+    if let Some(r) = f.get("recovery").and_then(|n| {
+        cx.fields(
+            n,
+            "windows.recovery",
+            &["restartDelay", "resetPeriod", "onNonCrashFailures"],
+        )
+    }) {
+        if let Some(n) = r.get("restartDelay")
+            && let Some(d) = cx.duration(n, "windows.recovery.restartDelay")
+        {
+            if d.std().as_millis() > u128::from(u32::MAX) {
+                cx.err(
+                    n.pos,
+                    format!("windows.recovery.restartDelay: {d} is too long"),
+                    "at most 49 days (a 32-bit count of milliseconds)",
+                    None,
+                );
+            } else {
+                out.recovery.restart_delay = d;
+            }
+        }
+        if let Some(n) = r.get("resetPeriod")
+            && let Some(d) = cx.duration(n, "windows.recovery.resetPeriod")
+        {
+            if d.as_secs_ceil() > u64::from(u32::MAX) {
+                cx.err(
+                    n.pos,
+                    format!("windows.recovery.resetPeriod: {d} is too long"),
+                    "a duration that fits a 32-bit count of seconds",
+                    None,
+                );
+            } else {
+                out.recovery.reset_period = d;
+            }
+        }
+        if let Some(n) = r.get("onNonCrashFailures")
+            && let Some(b) = cx.boolean(n, "windows.recovery.onNonCrashFailures")
+        {
+            out.recovery.on_non_crash_failures = b;
         }
     }
     out

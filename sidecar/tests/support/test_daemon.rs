@@ -8,6 +8,9 @@
 //! shutdown token), `--task-panic` (a tracked task that panics; liveness then fails),
 //! `--live-interval-ms N` (interval of the `worker` liveness check, default 50).
 //!
+//! Routes: `/` (counted), `/ok`, `/slow?ms=N`, `/panic`, `/sick`, `/config`, `/stream` and
+//! `POST /echo` (answers the body's length).
+//!
 //! It prints `LISTENING admin=<addr> app=<addr> [bare=<addr>]` on stdout once bound, and
 //! `RELOADED <trigger> <content>` / `RELOAD-FAILED <error>` for every reload.
 
@@ -171,6 +174,13 @@ async fn start(
             }),
         )
         .route("/ok", get(|| async { "ok" }))
+        // The request body's length; axum's default body limit (2 MiB) answers 413 above it.
+        .route(
+            "/echo",
+            axum::routing::post(
+                |body: axum::body::Bytes| async move { format!("{}\n", body.len()) },
+            ),
+        )
         .route("/slow", get(slow))
         .route(
             "/panic",

@@ -2,18 +2,22 @@
 # Builds the Kubernetes control plane used by tests/e2e/k8s.sh from the Go module proxy:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes, via a
 # wrapper module that replaces the staging modules with their published versions), etcd 3.5
-# (wrapper module around go.etcd.io/etcd/server/v3) and kwok/kwokctl (sigs.k8s.io/kwok).
+# (wrapper module around go.etcd.io/etcd/server/v3) and kwok/kwokctl (sigs.k8s.io/kwok); with
+# BUILD_ONLY naming `node`, also kubelet and kube-proxy of the same version.
 #
 # Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin-$K8S_VERSION: one directory per
 # control-plane version, so versions are built side by side and never replace each other's
 # binaries). Go caches live under
 # /var/cache/berth-e2e/go so a second run is fast. A binary is skipped when its stamp file
-# records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings)
+# records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings);
+# tests/e2e/k8s/build.sh --print-bin prints the binaries' directory.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.37.2}   # a build argument; the newest supported (README)
 ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+# The real node's cluster DNS (tests/e2e/kubelet.sh): a host process, as no image can be pulled.
+COREDNS_VERSION=${COREDNS_VERSION:-v1.12.2}
 
 CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
 BIN=${BERTH_K8S_BIN:-$CACHE/k8s/bin-$K8S_VERSION}
@@ -24,9 +28,16 @@ export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
 export CGO_ENABLED=0
 export GOTOOLCHAIN=local
 NICE=(nice -n "${BUILD_NICE:-19}")
-# BUILD_ONLY="kwok etcd kubernetes" (default: all) builds a subset, e.g. to run parts in parallel.
+# BUILD_ONLY="kwok etcd kubernetes" (the default) builds a subset, e.g. to run parts in parallel;
+# "node" (kubelet and kube-proxy) and "coredns", for tests/e2e/kubelet.sh, only when named.
 BUILD_ONLY=${BUILD_ONLY:-kwok etcd kubernetes}
 want() { [[ " $BUILD_ONLY " == *" $1 "* ]]; }
+
+# `build.sh --print-bin`: where the binaries of this version go (for the suites), nothing built.
+if [[ ${1:-} == --print-bin ]]; then
+  echo "$BIN"
+  exit 0
+fi
 
 command -v go >/dev/null || { echo "build.sh: go not found on PATH" >&2; exit 1; }
 command -v jq >/dev/null || { echo "build.sh: jq not found on PATH" >&2; exit 1; }
@@ -74,20 +85,14 @@ else
   step "etcd $ETCD_VERSION: built in $(($(date +%s) - t))s"
 fi
 
-# ---- kube-apiserver, kube-controller-manager, kube-scheduler, kubectl ------------------------
-K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-all=true
-for c in "${K8S_CMDS[@]}"; do have "$c" "$K8S_VERSION" || all=false; done
-if ! want kubernetes; then
-  :
-elif $all; then
-  step "kubernetes $K8S_VERSION: cached"
-else
-  step "kubernetes $K8S_VERSION: building ${K8S_CMDS[*]}"
-  t=$(date +%s)
-  staging=v0.${K8S_VERSION#v1.}
-  minor=$(cut -d. -f2 <<<"$K8S_VERSION")
-  d=$WORK/kubernetes-$K8S_VERSION
+# ---- the k8s.io/kubernetes wrapper module ----------------------------------------------------
+staging=v0.${K8S_VERSION#v1.}
+minor=$(cut -d. -f2 <<<"$K8S_VERSION")
+# k8s_wrapper DIR CMD...: a fresh module in DIR requiring k8s.io/kubernetes $K8S_VERSION with
+# every staging module replaced by its published version, resolved for the commands CMD...
+k8s_wrapper() {
+  local d=$1
+  shift
   rm -rf "$d" && mkdir -p "$d"
   (
     cd "$d"
@@ -116,22 +121,106 @@ else
     done
     ((n > 0)) || { echo "build.sh: no staging replaces found in $modf" >&2; exit 1; }
     step "kubernetes: $n staging modules replaced with $staging"
-    pkgs=()
-    for c in "${K8S_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-    go get "${pkgs[@]/%/@$K8S_VERSION}" >/dev/null
-    ld="-s -w"
-    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-      ld="$ld -X $p.gitTreeState=clean"
-    done
-    step "kubernetes: modules resolved; compiling"
-    "${NICE[@]}" go build -trimpath -ldflags "$ld" -o "$BIN/" "${pkgs[@]}"
+    local c pkgs=()
+    for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c@$K8S_VERSION"); done
+    go get "${pkgs[@]}" >/dev/null
   )
+}
+# k8s_build DIR CMD...: compiles the commands in the wrapper module DIR into $BIN, with the
+# version stamps upstream's hack/lib/version.sh sets (without them /version says v0.0.0-master).
+k8s_build() {
+  local d=$1
+  shift
+  local ld="-s -w" p c pkgs=()
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld="$ld -X $p.gitTreeState=clean"
+  done
+  for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  (cd "$d" && "${NICE[@]}" go build -trimpath -ldflags "$ld" -o "$BIN/" "${pkgs[@]}")
+}
+
+# ---- kube-apiserver, kube-controller-manager, kube-scheduler, kubectl ------------------------
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+all=true
+for c in "${K8S_CMDS[@]}"; do have "$c" "$K8S_VERSION" || all=false; done
+if ! want kubernetes; then
+  :
+elif $all; then
+  step "kubernetes $K8S_VERSION: cached"
+else
+  step "kubernetes $K8S_VERSION: building ${K8S_CMDS[*]}"
+  t=$(date +%s)
+  d=$WORK/kubernetes-$K8S_VERSION
+  k8s_wrapper "$d" "${K8S_CMDS[@]}"
+  step "kubernetes: modules resolved; compiling"
+  k8s_build "$d" "${K8S_CMDS[@]}"
   for c in "${K8S_CMDS[@]}"; do stamp "$c" "$K8S_VERSION"; done
   step "kubernetes $K8S_VERSION: built in $(($(date +%s) - t))s"
 fi
 
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
+# ---- the node: kubelet, kube-proxy (tests/e2e/kubelet.sh; not built by default) --------------
+# Same version, same Go caches (the packages they share with the control plane compile once);
+# their own module directory, so a node build never disturbs the control plane's.
+NODE_CMDS=(kubelet kube-proxy)
+all=true
+for c in "${NODE_CMDS[@]}"; do have "$c" "$K8S_VERSION" || all=false; done
+if ! want node; then
+  :
+elif $all; then
+  step "node $K8S_VERSION: cached"
+else
+  step "node $K8S_VERSION: building ${NODE_CMDS[*]}"
+  t=$(date +%s)
+  d=$WORK/node-$K8S_VERSION
+  k8s_wrapper "$d" "${NODE_CMDS[@]}"
+  step "node: modules resolved; compiling"
+  k8s_build "$d" "${NODE_CMDS[@]}"
+  for c in "${NODE_CMDS[@]}"; do stamp "$c" "$K8S_VERSION"; done
+  step "node $K8S_VERSION: built in $(($(date +%s) - t))s"
+fi
+
+# ---- coredns (tests/e2e/kubelet.sh; not built by default) ------------------------------------
+# Only the plugins the node's cluster DNS uses (bind, errors, kubernetes): a main package of
+# our own around coremain, instead of the upstream binary with all ~60 plugins and their SDKs.
+if ! want coredns; then
+  :
+elif have coredns "$COREDNS_VERSION"; then
+  step "coredns $COREDNS_VERSION: cached"
+else
+  step "coredns $COREDNS_VERSION: building (plugins bind, errors, kubernetes)"
+  t=$(date +%s)
+  d=$WORK/coredns-$COREDNS_VERSION
+  rm -rf "$d" && mkdir -p "$d"
+  (
+    cd "$d"
+    go mod init local/corednsbuild >/dev/null 2>&1
+    cat >main.go <<'GO'
+// The cluster DNS of the real-node suite: CoreDNS with three plugins.
+package main
+
+import (
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+)
+
+func init() { dnsserver.Directives = []string{"bind", "errors", "kubernetes"} }
+
+func main() { coremain.Run() }
+GO
+    go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null
+    go mod tidy >/dev/null
+    "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$BIN/coredns" .
+  )
+  stamp coredns "$COREDNS_VERSION"
+  step "coredns $COREDNS_VERSION: built in $(($(date +%s) - t))s"
+fi
+
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl kubelet kube-proxy coredns; do
   if [[ -x $BIN/$b ]]; then echo "$b $(cat "$BIN/.$b.version" 2>/dev/null || echo '?')"; fi
 done
 step "all binaries in $BIN"

@@ -221,13 +221,15 @@ fn init_in_a_cargo_workspace_member_detects_the_package_and_generate_builds() {
         [
             "--release",
             "--locked",
+            "--target",
+            "\"$target\"",
             "-p",
             "my_daemon",
             "--bin",
             "mydaemond"
         ]
     );
-    assert!(dockerfile.contains("target/release/mydaemond /out/mydaemond"));
+    assert!(dockerfile.contains("\"target/$target/release/mydaemond\" /out/mydaemond"));
 
     // The Dockerfile's command, in the build context (the workspace root), as the builder runs it.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -238,6 +240,25 @@ fn init_in_a_cargo_workspace_member_detects_the_package_and_generate_builds() {
         .status()
         .unwrap();
     assert!(status.success());
+    // The builder's target triple: here, the host's.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let version = Command::new(rustc).arg("-vV").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    let host = version
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_owned();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| {
+            if *a == "\"$target\"" {
+                host.as_str()
+            } else {
+                a
+            }
+        })
+        .collect();
     let out = Command::new(&cargo)
         .arg("build")
         .args(&args)
@@ -251,7 +272,7 @@ fn init_in_a_cargo_workspace_member_detects_the_package_and_generate_builds() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run = Command::new(target.join("release/mydaemond"))
+    let run = Command::new(target.join(&host).join("release/mydaemond"))
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello\n");

@@ -1568,6 +1568,37 @@ mod tests {
     }
 
     #[test]
+    fn stated_settings_carry_their_values() {
+        let mut spec = sample(WorkloadKind::Deployment);
+        spec.replicas = 1;
+        spec.security.run_as_user = 1000;
+        spec.resources.limits.cpu = None;
+        let a = annotations(&spec, Scope::Workload);
+        assert_eq!(
+            a["checkov.io/skip13"],
+            "CKV_K8S_40=runAsUser 1000 (runAsGroup and fsGroup follow it) is set in berth.yaml (security.runAsUser)"
+        );
+        assert!(!a.contains_key("checkov.io/skip12"), "not root");
+        assert_eq!(
+            a["kube-score.berth.io/deployment-replicas"],
+            "replicas: 1 is set in berth.yaml"
+        );
+        assert!(a.contains_key("checkov.io/skip16") && !a.contains_key("checkov.io/skip15"));
+        assert!(a[KUBE_SCORE_IGNORE].ends_with("container-resources,deployment-replicas"));
+        // No resources at all stays a finding.
+        spec.resources = Default::default();
+        let a = annotations(&spec, Scope::Workload);
+        assert!(!a.contains_key("kube-score.berth.io/container-resources"));
+        assert!(!a.contains_key("checkov.io/skip15"));
+        // The chart reads the same values from .Values.
+        assert_eq!(
+            go_value("replicas: {replicas} is set"),
+            r#"(print "replicas: " (.Values.replicas | int64) " is set")"#
+        );
+        assert_eq!(go_value("plain"), r#""plain""#);
+    }
+
+    #[test]
     fn chart_helpers_spell_every_constant() {
         let helpers = chart_helpers();
         for text in [

@@ -23,6 +23,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented berth.yaml that passes `berth validate`.
+    ///
+    /// Run inside a Cargo project, it reads `cargo metadata --no-deps` and detects: the package
+    /// (the one whose directory holds DIR; in a virtual workspace root, the only member with a
+    /// binary) and its name (the default --name), the binary target (the only one, else
+    /// default-run, else the one named like the package), rust-version and edition (the
+    /// builder image's rustVersion is berth's default raised to either when newer), and whether
+    /// the package is a member of a workspace rooted elsewhere (the Docker build context). It
+    /// writes them into build: and prints what it detected, so the first `berth generate`
+    /// builds without edits.
     Init(InitArgs),
     /// Check a berth.yaml and report every problem with its line and column.
     Validate(FileArgs),
@@ -50,9 +59,10 @@ pub struct InitArgs {
     /// Directory to write berth.yaml into (created when missing).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// Name of the daemon (a DNS-1123 label, at most 53 characters).
+    /// Name of the daemon (a DNS-1123 label, at most 53 characters); default: the detected
+    /// Cargo package's name, `_` as `-`.
     #[arg(long)]
-    pub name: String,
+    pub name: Option<String>,
     /// The Kubernetes workload kind.
     #[arg(long, value_enum, default_value_t = WorkloadArg::Deployment)]
     pub workload: WorkloadArg,

@@ -77,6 +77,10 @@ fn completions_for_every_shell() {
 fn usage_errors_exit_2() {
     let (code, _) = run(&["no-such-command"]);
     assert_eq!(code, Some(2));
-    let (code, _) = run(&["init"]);
+    // Outside a Cargo project (no package name to detect), init needs --name. (Inside this
+    // repository it would detect berth's own package and write a berth.yaml here.)
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _) = run(&["init", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(2));
+    assert!(!dir.path().join("berth.yaml").exists());
 }

@@ -1,6 +1,8 @@
-//! The generated Helm chart under the real tools: `helm lint --strict`, `helm template` for
-//! Kubernetes 1.29 to 1.33, `kubernetes-validate --strict` on the output, `yamllint` on the
-//! generated YAML files, and the schema rejecting wrong types.
+//! The generated Helm chart under the real tools, Helm 3 (`helm`) and Helm 4 (`helm4`):
+//! `helm lint --strict`, `helm template` for every Kubernetes minor of the supported range
+//! (`berth::render::helm::supported_kube_versions`, 1.29 to 1.37; Helm 4 must render the same
+//! lines as Helm 3, blank lines aside), `kubernetes-validate --strict` on the output, `yamllint` on the generated
+//! YAML files, the schema rejecting wrong types, and the schema being self-contained.
 //!
 //! Skips (with a message) when `helm` is missing, unless `BERTH_REQUIRE_TOOLS=1` (CI), which
 //! turns a missing tool into a failure. Tools: helm from `$BERTH_HELM`, `$PATH` or `/root/go/bin/helm`
@@ -22,11 +24,28 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::support;
 
-const KUBE_VERSIONS: [&str; 5] = ["1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0"];
-
 /// `helm` (`BERTH_HELM` overrides; `~/go/bin/helm` is where `.ci/install-deps.sh` puts it).
 fn helm() -> Option<PathBuf> {
     support::find_tool("BERTH_HELM", &["helm"], "version", true)
+}
+
+/// Helm 4 (`BERTH_HELM4` overrides; `.ci/install-deps.sh` installs it as `~/go/bin/helm4`).
+fn helm4() -> Option<PathBuf> {
+    support::find_tool("BERTH_HELM4", &["helm4"], "version", true)
+}
+
+/// `text` without its empty lines: Helm 4 keeps each template's trailing newline (a blank line
+/// before every `---`), where Helm 3 trims it; the YAML is the same.
+fn without_blank_lines(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Both Helm majors, each that is installed.
+fn helms() -> Vec<PathBuf> {
+    helm().into_iter().chain(helm4()).collect()
 }
 
 fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -190,18 +209,28 @@ fn generated_charts_lint_render_and_validate() {
         "--version",
         true,
     );
+    let helm4 = helm4();
     let tmp = tempfile::tempdir().unwrap();
+    let versions = berth::render::helm::supported_kube_versions();
     // version -> rendered files
     let mut rendered: BTreeMap<&str, Vec<PathBuf>> = BTreeMap::new();
     for (case, spec) in cases() {
         let chart = write_chart(&spec, &tmp.path().join(&case));
         let chart_arg = chart.to_str().unwrap();
         ok(&helm, &["lint", "--strict", chart_arg]);
-        for version in KUBE_VERSIONS {
-            let out = ok(
-                &helm,
-                &["template", &spec.name, chart_arg, "--kube-version", version],
-            );
+        if let Some(helm4) = &helm4 {
+            ok(helm4, &["lint", "--strict", chart_arg]);
+        }
+        for version in &versions {
+            let args = ["template", &spec.name, chart_arg, "--kube-version", version];
+            let out = ok(&helm, &args);
+            if let Some(helm4) = &helm4 {
+                assert_eq!(
+                    without_blank_lines(&ok(helm4, &args)),
+                    without_blank_lines(&out),
+                    "{case}: helm4 template --kube-version {version} differs from helm 3"
+                );
+            }
             let docs = documents(&out);
             check_objects(&case, &spec, &docs);
             let file = tmp.path().join(format!("{case}-{version}.yaml"));
@@ -545,12 +574,41 @@ fn service_monitor_only_with_the_prometheus_operator_api() {
 
 #[test]
 fn schema_rejects_wrong_types_and_unknown_keys() {
-    let Some(helm) = helm() else { return };
+    for helm in helms() {
+        schema_rejects_wrong_types_and_unknown_keys_with(&helm);
+    }
+}
+
+fn schema_rejects_wrong_types_and_unknown_keys_with(helm: &Path) {
+    let helm = helm.to_path_buf();
     let tmp = tempfile::tempdir().unwrap();
     let spec = sample(WorkloadKind::Deployment);
     let chart = write_chart(&spec, tmp.path());
     let chart = chart.to_str().unwrap();
-    let bad: [(&[&str], &str); 6] = [
+    let bad: [(&[&str], &str); 9] = [
+        // Duplicate list keys: refused by the chart itself (server-side apply, Helm 4's
+        // default, would refuse them at install time; client-side apply hid them).
+        (
+            &[
+                "--set-json",
+                r#"env=[{"name":"BERTH_METRICS","value":"false"}]"#,
+            ],
+            "env: BERTH_METRICS is set twice",
+        ),
+        (
+            &[
+                "--set-json",
+                r#"ports=[{"name":"http","port":8080,"protocol":"TCP","expose":true},{"name":"web","port":8080,"protocol":"TCP","expose":true}]"#,
+            ],
+            "ports: web (8080/TCP) repeats",
+        ),
+        (
+            &[
+                "--set-json",
+                r#"ports=[{"name":"admin","port":7000,"protocol":"TCP","expose":false}]"#,
+            ],
+            "ports: admin (7000/TCP) repeats",
+        ),
         (&["--set", "replicas=abc"], "replicas"),
         (&["--set-json", r#"health={"port":"admin"}"#], "port"),
         (&["--set", "workload=StatefulSet"], "workload"),
@@ -561,8 +619,14 @@ fn schema_rejects_wrong_types_and_unknown_keys() {
             "volumes",
         ),
     ];
-    for (flags, needle) in bad {
-        for command in ["lint", "template"] {
+    for (i, (flags, needle)) in bad.into_iter().enumerate() {
+        // The first three fail in the templates (`fail`), which `helm lint` only logs.
+        let commands: &[&str] = if i < 3 {
+            &["template"]
+        } else {
+            &["lint", "template"]
+        };
+        for &command in commands {
             let mut args = vec![command];
             if command == "lint" {
                 args.push("--strict");
@@ -600,11 +664,94 @@ fn schema_rejects_wrong_types_and_unknown_keys() {
     );
 }
 
+/// Every `$ref` in a JSON Schema document, with its JSON pointer.
+fn refs(value: &serde_json::Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                if key == "$ref" {
+                    out.push((at.to_owned(), v.as_str().unwrap_or_default().to_owned()));
+                }
+                refs(v, &format!("{at}/{key}"), out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                refs(v, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// values.schema.json is self-contained: no `$ref` leaves the document and no `$id` names a
+/// remote base, for every generated chart and the repository chart. Both Helm majors fetch a
+/// remote `$ref` over HTTP when they load the schema (lint, template, install), so such a
+/// chart breaks without network access or when the URL changes: the control below shows the
+/// real tools failing on one (`example.invalid` never resolves).
+#[test]
+fn values_schema_is_self_contained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut schemas = vec![(
+        "charts/berth".to_owned(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/berth"),
+    )];
+    for (case, spec) in cases().into_iter().chain(support::all_cases()) {
+        let dir = tmp.path().join(&case);
+        schemas.push((case, write_chart(&spec, &dir)));
+    }
+    for (case, chart) in &schemas {
+        let text = std::fs::read_to_string(chart.join("values.schema.json")).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut found = Vec::new();
+        refs(&schema, "", &mut found);
+        for (at, target) in &found {
+            assert!(
+                target.starts_with('#'),
+                "{case}: values.schema.json{at}: $ref {target:?} leaves the document"
+            );
+        }
+        assert!(
+            schema.get("$id").is_none() && !text.contains("\"$id\""),
+            "{case}: values.schema.json sets $id"
+        );
+    }
+    // Control: a schema with a remote $ref fails both Helm majors when the reference cannot be
+    // fetched.
+    let (_, chart) = &schemas[1];
+    let path = chart.join("values.schema.json");
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    schema["properties"]["replicas"] =
+        serde_json::json!({"$ref": "https://example.invalid/replicas.json"});
+    std::fs::write(&path, serde_json::to_string_pretty(&schema).unwrap()).unwrap();
+    let mut found = Vec::new();
+    refs(&schema, "", &mut found);
+    assert!(found.iter().any(|(_, t)| !t.starts_with('#')));
+    for helm in helms() {
+        let out = run(&helm, &["lint", "--strict", chart.to_str().unwrap()], None);
+        assert!(
+            !out.status.success(),
+            "{} lint accepted a remote $ref:\n{}",
+            helm.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
 #[test]
 fn repository_chart_lints_on_its_own() {
     let Some(helm) = helm() else { return };
     let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/berth");
     ok(&helm, &["lint", "--strict", chart.to_str().unwrap()]);
+    if let Some(helm4) = helm4() {
+        ok(&helm4, &["lint", "--strict", chart.to_str().unwrap()]);
+        assert_eq!(
+            without_blank_lines(&ok(&helm4, &["template", "berth", chart.to_str().unwrap()])),
+            without_blank_lines(&ok(&helm, &["template", "berth", chart.to_str().unwrap()])),
+            "helm4 renders charts/berth differently"
+        );
+    }
     let out = ok(&helm, &["template", "berth", chart.to_str().unwrap()]);
     let kinds: Vec<String> = documents(&out)
         .iter()

@@ -42,7 +42,28 @@ fn minimal_four_field_description() {
     let (code, stdout, stderr) = berth(dir.path(), &["validate"]);
     assert_eq!(
         (code, stdout.as_str(), stderr.as_str()),
-        (Some(0), "berth.yaml: ok\n", "")
+        (Some(0), "berth.yaml: ok\n", RESOURCES_NOTE)
+    );
+}
+
+/// What `berth validate` says when `resources` is omitted (a note, not a warning).
+const RESOURCES_NOTE: &str = "berth.yaml:1:1: note: resources omitted: using berth's starting values, requests {cpu: 50m, memory: 64Mi} and limits {cpu: 500m, memory: 128Mi}\n  \
+     hint: measure the daemon and set resources to its needs; `resources: {}` sets none\n";
+
+#[test]
+fn explicit_empty_resources_warn_about_best_effort() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("berth.yaml"),
+        "apiVersion: berth/v1\nname: echo\nworkload: Deployment\nimage: ghcr.io/acme/echo:0.1.0\nresources: {}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = berth(dir.path(), &["validate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "berth.yaml: ok (1 warning)\n");
+    assert!(
+        stderr.starts_with("berth.yaml:5:12: warning: resources sets no requests and no limits: the pods get the BestEffort QoS class"),
+        "{stderr}"
     );
 }
 
@@ -60,7 +81,9 @@ fn warnings_do_not_fail() {
     assert_eq!(stdout, "d.yaml: ok (2 warnings)\n");
     assert_eq!(
         stderr,
-        "d.yaml:5:34: warning: volumes[0].hostPath on a Deployment: each pod sees whatever its node has at /var/log\n  \
+        "d.yaml:1:1: note: resources omitted: using berth's starting values, requests {cpu: 50m, memory: 64Mi} and limits {cpu: 500m, memory: 128Mi}\n  \
+         hint: measure the daemon and set resources to its needs; `resources: {}` sets none\n\
+         d.yaml:5:34: warning: volumes[0].hostPath on a Deployment: each pod sees whatever its node has at /var/log\n  \
          hint: hostPath suits node agents (workload: DaemonSet); a Deployment usually wants emptyDir or a Secret/ConfigMap\n\
          d.yaml:6:27: warning: security.capabilities[0]: SYS_ADMIN is a privileged capability; it gives the daemon power over the node\n  \
          hint: keep it only if the daemon cannot work without it\n"

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::cargo_project::{self, CargoPackage, NotDetected};
 use super::{CommandError, CommandResult};
 use crate::spec::{self, rules, schema::SCHEMA_URL};
 
@@ -11,8 +12,8 @@ use crate::spec::{self, rules, schema::SCHEMA_URL};
 pub struct InitOptions {
     /// Directory to write `berth.yaml` into.
     pub dir: PathBuf,
-    /// Daemon name.
-    pub name: String,
+    /// Daemon name (default: the Cargo package's name).
+    pub name: Option<String>,
     /// DaemonSet instead of Deployment.
     pub daemonset: bool,
     /// Image reference.
@@ -25,8 +26,90 @@ fn yaml_scalar(s: &str) -> String {
         .to_owned()
 }
 
-/// The commented description `berth init` writes.
+/// The commented description `berth init` writes outside a Cargo project.
 pub fn template(name: &str, daemonset: bool, image: &str) -> String {
+    template_for(name, daemonset, image, None)
+}
+
+/// `to` as seen from `from` (both absolute): `.`, `..`, `../..`, `crates/x`, ...
+fn relative(from: &Path, to: &Path) -> String {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// The `build:` section: the detected package, binary and builder Rust version, or the
+/// commented defaults. `dir` is where berth.yaml goes (absolute).
+fn build_section(name: &str, cargo: Option<(&CargoPackage, &Path)>) -> String {
+    let Some((cargo, dir)) = cargo else {
+        return format!(
+            "build:
+  # package: {name}               # default: name
+  # bin: {name}                   # default: package
+  rustVersion: \"{}\"
+  base: distroless                # distroless | debian-slim | scratch
+",
+            spec::DEFAULT_RUST_VERSION
+        );
+    };
+    let manifest = relative(dir, &cargo.dir.join("Cargo.toml"));
+    let mut needs = Vec::new();
+    if let Some(v) = &cargo.rust_version {
+        needs.push(format!("rust-version {v}"));
+    }
+    if let Some(min) = cargo_project::edition_minimum(&cargo.edition) {
+        needs.push(format!("edition {} ({min}+)", cargo.edition));
+    }
+    let mut text = format!(
+        "# Detected in {manifest} (cargo metadata): the package, its binary, rust-version and edition.
+"
+    );
+    if cargo.is_workspace_member() {
+        text.push_str(&format!(
+            "# {} is a member of the Cargo workspace at {}: the image is built from there (the\n# Docker build context holds Cargo.lock and every member; berth generate prints the command).\n",
+            cargo.package,
+            relative(dir, &cargo.workspace_root)
+        ));
+    }
+    text.push_str(&format!(
+        "build:
+  package: {}
+  bin: {}
+  rustVersion: \"{}\"   # the builder image; meets {}
+  base: distroless                # distroless | debian-slim | scratch
+",
+        yaml_scalar(&cargo.package),
+        yaml_scalar(&cargo.bin),
+        cargo.builder_rust_version(),
+        if needs.is_empty() {
+            "berth's default".to_owned()
+        } else {
+            needs.join(" and ")
+        }
+    ));
+    text
+}
+
+/// The commented description `berth init` writes; `cargo` is the detected package and the
+/// directory berth.yaml goes into.
+pub fn template_for(
+    name: &str,
+    daemonset: bool,
+    image: &str,
+    cargo: Option<(&CargoPackage, &Path)>,
+) -> String {
+    let build = build_section(name, cargo);
     let image = yaml_scalar(image);
     let (workload, replicas, scheduling) = if daemonset {
         (
@@ -41,6 +124,7 @@ pub fn template(name: &str, daemonset: bool, image: &str) -> String {
             "",
         )
     };
+    let (requests, limits) = spec::Resources::starting_values_text();
     format!(
         "# yaml-language-server: $schema={SCHEMA_URL}
 # berth description of {name}: `berth validate` checks it, `berth generate` writes the
@@ -77,9 +161,10 @@ env:
   # TOKEN: {{secret: {name}-secrets, key: token}}
   # NODE_NAME: {{field: spec.nodeName}}
 
+# Starting values, also what berth uses when resources is omitted; `resources: {{}}` sets none.
 resources:
-  requests: {{cpu: 50m, memory: 64Mi}}
-  limits: {{cpu: 500m, memory: 128Mi}}
+  requests: {requests}
+  limits: {limits}
 
 # volumes:
 #   - name: data
@@ -101,12 +186,7 @@ security:
 metrics:
   enabled: true
 
-build:
-  # package: {name}               # default: name
-  # bin: {name}                   # default: package
-  rustVersion: \"1.95\"
-  base: distroless                # distroless | debian-slim | scratch
-
+{build}
 systemd:
   user: \"\"                        # empty: DynamicUser=yes
   restart: on-failure             # always | on-failure | no
@@ -116,8 +196,31 @@ systemd:
 }
 
 /// Runs `berth init`: refuses an invalid name or image and an existing `berth.yaml` (exit 2).
+/// Detects the Cargo project around the target directory; prints what it found.
 pub fn run(options: &InitOptions) -> CommandResult {
-    let name = options.name.as_str();
+    let detected = cargo_project::detect(&options.dir);
+    let name = match (&options.name, &detected) {
+        (Some(name), _) => name.clone(),
+        (None, Ok(cargo)) => {
+            let name = cargo_project::daemon_name(&cargo.package);
+            if !rules::is_dns1123_label(&name, 53) {
+                return Err(CommandError::Invalid(format!(
+                    "error: the Cargo package name {:?} does not make a daemon name ({name:?} is not a DNS-1123 label of at most 53 characters)\n  hint: pass --name NAME",
+                    cargo.package
+                )));
+            }
+            name
+        }
+        (None, Err(why)) => {
+            let why = match why {
+                NotDetected::NoProject(m) | NotDetected::Unusable(m) => m,
+            };
+            return Err(CommandError::Invalid(format!(
+                "error: --name is required here: no Cargo package to take it from ({why})\n  hint: berth init --name NAME"
+            )));
+        }
+    };
+    let name = name.as_str();
     if !rules::is_dns1123_label(name, 53) {
         return Err(CommandError::Invalid(format!(
             "error: --name {name:?} is not a valid name\n  expected: a DNS-1123 label of 1 to 53 characters (a-z, 0-9, '-'), e.g. echo-daemon"
@@ -134,7 +237,13 @@ pub fn run(options: &InitOptions) -> CommandResult {
         }
         return Err(CommandError::Invalid(msg));
     }
-    let text = template(name, options.daemonset, &image);
+    let dir_abs = std::env::current_dir()
+        .map(|cwd| cwd.join(&options.dir))
+        .unwrap_or_else(|_| options.dir.clone());
+    // Compare like with like: the package paths from cargo are canonical.
+    let dir_abs = canonical_prefix(&dir_abs);
+    let cargo = detected.as_ref().ok().map(|c| (c, dir_abs.as_path()));
+    let text = template_for(name, options.daemonset, &image, cargo);
     // The template must always validate; a failure here is a bug in berth, not in the input.
     if let Err(d) = spec::load_str(&text, "berth.yaml", Path::new(".")) {
         return Err(CommandError::Runtime(format!(
@@ -178,6 +287,35 @@ pub fn run(options: &InitOptions) -> CommandResult {
         .map_err(|e| {
             CommandError::Runtime(format!("error: cannot write {}: {e}", path.display()))
         })?;
+    match &detected {
+        Ok(c) => {
+            println!(
+                "detected Cargo package {} (binary {}, edition {}, rust-version {}){}",
+                c.package,
+                c.bin,
+                c.edition,
+                c.rust_version.as_deref().unwrap_or("not set"),
+                if c.is_workspace_member() {
+                    format!(
+                        ", a member of the workspace at {}",
+                        relative(&dir_abs, &c.workspace_root)
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            println!(
+                "build: package {}, bin {}, rustVersion {}",
+                c.package,
+                c.bin,
+                c.builder_rust_version()
+            );
+        }
+        Err(NotDetected::Unusable(why)) => {
+            println!("no Cargo package detected: {why}; build: uses the defaults (package = name)");
+        }
+        Err(NotDetected::NoProject(_)) => {}
+    }
     println!("wrote {}", path.display());
     println!(
         "next: edit it, then `berth validate -f {}` and `berth generate -f {}`",
@@ -185,6 +323,27 @@ pub fn run(options: &InitOptions) -> CommandResult {
         path.display()
     );
     Ok(())
+}
+
+/// `path` with its longest existing prefix canonicalized (the rest, not yet created, kept).
+fn canonical_prefix(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(c) = existing.canonicalize() {
+            return rest
+                .iter()
+                .rev()
+                .fold(c, |acc: PathBuf, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(part)) => {
+                rest.push(part.to_owned());
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub type CommandResult = Result<(), CommandError>;
 
 pub mod apply;
 pub mod build;
+pub mod cargo_project;
 pub mod debug;
 pub mod generate;
 pub mod init;

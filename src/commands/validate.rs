@@ -29,14 +29,14 @@ pub fn check_readable(file: &Path) -> CommandResult {
     }
 }
 
-/// Runs `berth validate`: diagnostics go to stderr; on success `FILE: ok` goes to stdout.
-/// Errors make the exit code 2; warnings alone do not.
+/// Runs `berth validate`: diagnostics go to stderr (notes first: what berth filled in); on
+/// success `FILE: ok` goes to stdout. Errors make the exit code 2; warnings and notes do not.
 pub fn run(file: &Path) -> CommandResult {
     check_readable(file)?;
     match spec::load(file) {
         Ok(loaded) => {
-            for w in &loaded.warnings {
-                eprintln!("{w}");
+            for d in loaded.notes.iter().chain(&loaded.warnings) {
+                eprintln!("{d}");
             }
             if loaded.warnings.is_empty() {
                 println!("{}: ok", file.display());
@@ -52,7 +52,7 @@ pub fn run(file: &Path) -> CommandResult {
         Err(diags) => {
             eprintln!("{diags}");
             let errors = diags.error_count();
-            let warnings = diags.len() - errors;
+            let warnings = diags.warning_count();
             let mut summary = format!("{}: {}", file.display(), plural(errors, "error"));
             if warnings > 0 {
                 summary.push_str(&format!(", {}", plural(warnings, "warning")));

@@ -15,7 +15,7 @@ use crate::spec::{Platform, Spec};
 /// The crane release the workflow installs (also pinned in `.ci/install-deps.sh`).
 pub const CRANE_VERSION: &str = "v0.22.1";
 /// The Helm release the workflow installs (also pinned in `.ci/install-deps.sh`).
-pub const HELM_VERSION: &str = "v3.16.4";
+pub const HELM_VERSION: &str = "v3.22.0";
 /// Where the workflow installs berth from (`cargo install --git ... --tag v<version>`).
 pub const BERTH_GIT: &str = "https://github.com/berth-rs/berth";
 /// The architecture of the runners the workflow compiles on: other platforms cross-compile.

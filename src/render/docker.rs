@@ -13,6 +13,17 @@ use crate::util::shell_quote;
 
 pub use super::plan::paths::{DOCKERFILE, DOCKERIGNORE};
 
+/// checkov's inline skip of CKV_DOCKER_7 ("the base image uses a non-latest version tag") on
+/// `FROM ${RUNTIME_IMAGE}`: checkov does not resolve build arguments, so it sees no tag. The
+/// argument is there so the base can be swapped (a mirror, a digest) without editing the file.
+pub fn checkov_runtime_skip(base: BaseImage) -> String {
+    let default = match base {
+        BaseImage::Scratch => "its default is scratch, which has no tags".to_owned(),
+        other => format!("its default {} is pinned by tag", other.image()),
+    };
+    format!("CKV_DOCKER_7:checkov does not resolve the build argument RUNTIME_IMAGE; {default}")
+}
+
 /// Label carrying the stop budget in seconds, for tooling that starts containers.
 pub const STOP_TIMEOUT_LABEL: &str = "io.berth.stop-timeout";
 
@@ -35,6 +46,8 @@ struct Context {
     binary_path: String,
     rust_image: String,
     runtime_image: String,
+    /// `CKV_DOCKER_7:<reason>`, see [`checkov_runtime_skip`].
+    checkov_runtime_skip: String,
     base: &'static str,
     /// `scratch`: a statically linked binary built with `--target`.
     #[serde(rename = "static")]
@@ -239,6 +252,7 @@ impl Context {
             binary_path: config.binary_path.clone(),
             rust_image: format!("rust:{}-slim-bookworm", spec.build.rust_version),
             runtime_image: base.image().to_owned(),
+            checkov_runtime_skip: checkov_runtime_skip(base),
             base: base.as_str(),
             static_link,
             copy_ca_certificates: config.ca_certificates,

@@ -32,6 +32,23 @@ const README_TEMPLATE: &str = "helm/README.md.j2";
 /// Kubernetes 1.20 and would refuse to render.
 pub const MIN_KUBE_VERSION: &str = "1.29.0";
 
+/// The newest Kubernetes version the chart and the manifests are validated against (with
+/// every minor from [`MIN_KUBE_VERSION`]); the end-to-end suite's control plane runs it.
+pub const MAX_KUBE_VERSION: &str = "1.37.0";
+
+/// Every minor of the supported range, `1.29.0` to `1.37.0`.
+pub fn supported_kube_versions() -> Vec<String> {
+    let minor = |v: &str| -> u32 {
+        v.split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    };
+    (minor(MIN_KUBE_VERSION)..=minor(MAX_KUBE_VERSION))
+        .map(|m| format!("1.{m}.0"))
+        .collect()
+}
+
 /// Renders the `helm` files of `spec` into `out`.
 pub fn render(spec: &Spec, out: &mut FileSet) -> Result<(), RenderError> {
     let root = plan::paths::chart(spec);
@@ -1154,6 +1171,8 @@ struct ReadmeContext<'a> {
     exposed_ports: Vec<String>,
     binary: String,
     rows: Vec<ReadmeRow>,
+    /// Table rows of the exemptions the description's own settings cause (plan::stated_exemptions).
+    declared: Vec<String>,
 }
 
 fn readme_rows(fields: &[Field], prefix: &str, rows: &mut Vec<ReadmeRow>) {
@@ -1268,6 +1287,10 @@ fn readme(spec: &Spec, fields: &[Field]) -> Result<String, RenderError> {
             .collect(),
         binary: spec.binary_path(),
         rows,
+        declared: plan::stated_exemptions(spec)
+            .into_iter()
+            .map(|(what, reason)| format!("| {what} | workload | {reason} | yes |"))
+            .collect(),
     };
     template::render(&assets::TEMPLATES, README_TEMPLATE, &context)
 }

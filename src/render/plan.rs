@@ -28,6 +28,10 @@ pub const CONFIG_MAP_SUFFIX: &str = "-config";
 pub const ADMIN_SERVICE_SUFFIX: &str = "-admin";
 /// Suffix of the chart's `helm test` pod: `<name>-test-health`.
 pub const TEST_POD_SUFFIX: &str = "-test-health";
+/// The suffix of the helm test pod's `app.kubernetes.io/name` label.
+pub const TEST_POD_LABEL_SUFFIX: &str = "-test";
+/// The helm test pod's `app.kubernetes.io/component` label.
+pub const TEST_POD_COMPONENT: &str = "test";
 /// The name of the admin port (health endpoints and metrics) on the container and Services.
 pub const ADMIN_PORT_NAME: &str = "admin";
 /// The name of the config file volume.
@@ -508,11 +512,37 @@ pub enum When {
     HostPath,
     /// The workload is a DaemonSet.
     DaemonSet,
+    /// `security.readOnlyRootFilesystem: false`.
+    WritableRoot,
+    /// `security.runAsUser: 0`.
+    RootUser,
+    /// `security.runAsUser` below [`HIGH_UID`].
+    LowUid,
+    /// `security.capabilities` adds `SYS_ADMIN`.
+    SysAdmin,
+    /// `resources` sets something, but not `requests.cpu`.
+    NoCpuRequest,
+    /// `resources` sets something, but not `limits.cpu`.
+    NoCpuLimit,
+    /// `resources` sets something, but not `requests.memory`.
+    NoMemoryRequest,
+    /// `resources` sets something, but not `limits.memory`.
+    NoMemoryLimit,
+    /// `resources` sets something, but not all four values.
+    PartialResources,
+    /// A Deployment with fewer than two replicas.
+    SingleReplica,
 }
+
+/// The UID from which checkov (CKV_K8S_40) and kube-score consider a user unlikely to clash
+/// with a host user.
+pub const HIGH_UID: i64 = 10000;
 
 impl When {
     /// Whether the condition holds for `spec`.
     pub fn holds(self, spec: &Spec) -> bool {
+        let r = &spec.resources;
+        let partial = |missing: bool| !r.is_empty() && missing;
         match self {
             When::Always | When::PullPolicyNotAlways => true,
             When::NoDigest => spec.image.digest.is_none(),
@@ -529,10 +559,56 @@ impl When {
                 .iter()
                 .any(|v| matches!(v.source, VolumeSource::HostPath(_))),
             When::DaemonSet => spec.workload == WorkloadKind::DaemonSet,
+            When::WritableRoot => !spec.security.read_only_root_filesystem,
+            When::RootUser => spec.security.run_as_user == 0,
+            When::LowUid => spec.security.run_as_user < HIGH_UID,
+            When::SysAdmin => spec.security.capabilities.iter().any(|c| c == "SYS_ADMIN"),
+            When::NoCpuRequest => partial(r.requests.cpu.is_none()),
+            When::NoCpuLimit => partial(r.limits.cpu.is_none()),
+            When::NoMemoryRequest => partial(r.requests.memory.is_none()),
+            When::NoMemoryLimit => partial(r.limits.memory.is_none()),
+            When::PartialResources => partial(
+                r.requests.cpu.is_none()
+                    || r.limits.cpu.is_none()
+                    || r.requests.memory.is_none()
+                    || r.limits.memory.is_none(),
+            ),
+            When::SingleReplica => spec.workload == WorkloadKind::Deployment && spec.replicas < 2,
         }
     }
 
-    /// The chart's condition (variables `$hostPath` and `$secretEnv` are computed first).
+    /// Whether the condition is a setting the description states itself (the chart README
+    /// lists these rows for the description).
+    pub fn is_stated_setting(self) -> bool {
+        matches!(
+            self,
+            When::WritableRoot
+                | When::RootUser
+                | When::LowUid
+                | When::SysAdmin
+                | When::NoCpuRequest
+                | When::NoCpuLimit
+                | When::NoMemoryRequest
+                | When::NoMemoryLimit
+                | When::PartialResources
+                | When::SingleReplica
+        )
+    }
+
+    /// Whether the chart's condition uses the `$req` and `$lim` variables.
+    fn uses_resources(self) -> bool {
+        matches!(
+            self,
+            When::NoCpuRequest
+                | When::NoCpuLimit
+                | When::NoMemoryRequest
+                | When::NoMemoryLimit
+                | When::PartialResources
+        )
+    }
+
+    /// The chart's condition (variables `$hostPath`, `$secretEnv`, `$req` and `$lim` are
+    /// computed first).
     fn helm(self) -> Option<&'static str> {
         Some(match self {
             When::Always => return None,
@@ -547,6 +623,21 @@ impl When {
             }
             When::HostPath => "$hostPath",
             When::DaemonSet => r#"ne .Values.workload "Deployment""#,
+            When::WritableRoot => "not .Values.security.readOnlyRootFilesystem",
+            When::RootUser => "eq (.Values.security.runAsUser | int64) 0",
+            // HIGH_UID, spelled out (checked by a test).
+            When::LowUid => "lt (.Values.security.runAsUser | int64) 10000",
+            When::SysAdmin => r#"has "SYS_ADMIN" (.Values.security.capabilities | default list)"#,
+            When::NoCpuRequest => r#"and (or $req $lim) (not (hasKey $req "cpu"))"#,
+            When::NoCpuLimit => r#"and (or $req $lim) (not (hasKey $lim "cpu"))"#,
+            When::NoMemoryRequest => r#"and (or $req $lim) (not (hasKey $req "memory"))"#,
+            When::NoMemoryLimit => r#"and (or $req $lim) (not (hasKey $lim "memory"))"#,
+            When::PartialResources => {
+                r#"and (or $req $lim) (not (and (hasKey $req "cpu") (hasKey $lim "cpu") (hasKey $req "memory") (hasKey $lim "memory")))"#
+            }
+            When::SingleReplica => {
+                r#"and (eq .Values.workload "Deployment") (lt (.Values.replicas | int64) 2)"#
+            }
         })
     }
 }
@@ -575,6 +666,10 @@ impl Scope {
 /// One deliberate exception to a linter rule, emitted as an annotation with its reason.
 /// Several rows with the same key form one comma-separated value, in table order
 /// (kube-score's `kube-score/ignore`).
+///
+/// Values and reasons may name the description's values as placeholders
+/// ([`PLACEHOLDERS`]), filled from the description in the plain manifests and from `.Values` in
+/// the chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exemption {
     /// The objects that carry it.
@@ -585,6 +680,9 @@ pub struct Exemption {
     pub key: &'static str,
     /// The annotation value: the reason (or `true` / a check name for linters without one).
     pub value: &'static str,
+    /// For a kube-score check (whose ignore annotation names checks only): the reason,
+    /// emitted beside it as `kube-score.berth.io/<check>` ([`KUBE_SCORE_REASON_PREFIX`]).
+    pub reason: Option<&'static str>,
 }
 
 const fn exempt(scope: Scope, when: When, key: &'static str, value: &'static str) -> Exemption {
@@ -593,14 +691,86 @@ const fn exempt(scope: Scope, when: When, key: &'static str, value: &'static str
         when,
         key,
         value,
+        reason: None,
+    }
+}
+
+/// A kube-score check to ignore, with its reason.
+const fn kube_score(
+    scope: Scope,
+    when: When,
+    check: &'static str,
+    reason: &'static str,
+) -> Exemption {
+    Exemption {
+        scope,
+        when,
+        key: KUBE_SCORE_IGNORE,
+        value: check,
+        reason: Some(reason),
     }
 }
 
 /// The kube-score annotation listing the checks it skips.
 pub const KUBE_SCORE_IGNORE: &str = "kube-score/ignore";
 
-/// Every linter exemption. Not exempted on purpose: unset resources, a writable root file
-/// system, UID 0 and `SYS_ADMIN` stay visible as findings. The chart README explains each.
+/// The prefix of the annotation carrying an ignored kube-score check's reason.
+pub const KUBE_SCORE_REASON_PREFIX: &str = "kube-score.berth.io/";
+
+/// The placeholders a value or reason may use: (placeholder, the chart's value).
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("{runAsUser}", "(.Values.security.runAsUser | int64)"),
+    ("{replicas}", "(.Values.replicas | int64)"),
+];
+
+/// The value of a placeholder for `spec`.
+fn placeholder_value(spec: &Spec, placeholder: &str) -> String {
+    match placeholder {
+        "{runAsUser}" => spec.security.run_as_user.to_string(),
+        "{replicas}" => spec.replicas.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `text` with its placeholders filled from `spec`.
+fn fill(text: &str, spec: &Spec) -> String {
+    let mut out = text.to_string();
+    for (placeholder, _) in PLACEHOLDERS {
+        if out.contains(placeholder) {
+            out = out.replace(placeholder, &placeholder_value(spec, placeholder));
+        }
+    }
+    out
+}
+
+/// The reasons several rows share (one text each; checkov's rows prefix the check ID).
+macro_rules! reason {
+    (pull_policy) => {
+        "pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry"
+    };
+    (network_policy) => {
+        "the daemon traffic is not known to berth; add a NetworkPolicy for your cluster"
+    };
+    (spread) => {
+        "pods are spread across nodes by topologySpreadConstraints"
+    };
+    (writable_root) => {
+        "a writable root file system is requested in berth.yaml (security.readOnlyRootFilesystem: false)"
+    };
+    (uid) => {
+        "runAsUser {runAsUser} (runAsGroup and fsGroup follow it) is set in berth.yaml (security.runAsUser)"
+    };
+    (missing_resource) => {
+        " is not set in berth.yaml, which sets other resources (resources)"
+    };
+}
+
+/// Every linter exemption. Not exempted on purpose: no resources at all (`resources: {}`,
+/// which `berth validate` warns about; an omitted `resources` gets berth's starting values).
+/// Settings the description states (a writable root file system, a low UID or root,
+/// `SYS_ADMIN`, resources set only in part, one replica) carry the setting as their reason.
+/// The chart README explains each; `tests/validate-generated.sh` fails on any checkov or
+/// kube-score finding without a row here.
 pub const EXEMPTIONS: &[Exemption] = &[
     exempt(
         Scope::Every,
@@ -612,7 +782,7 @@ pub const EXEMPTIONS: &[Exemption] = &[
         Scope::Pods,
         When::PullPolicyNotAlways,
         "checkov.io/skip2",
-        "CKV_K8S_15=pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry",
+        concat!("CKV_K8S_15=", reason!(pull_policy)),
     ),
     exempt(
         Scope::Pods,
@@ -672,7 +842,13 @@ pub const EXEMPTIONS: &[Exemption] = &[
         Scope::Pods,
         When::Always,
         "checkov.io/skip8",
-        "CKV2_K8S_6=the daemon traffic is not known to berth; add a NetworkPolicy for your cluster",
+        concat!("CKV2_K8S_6=", reason!(network_policy)),
+    ),
+    exempt(
+        Scope::Workload,
+        When::WritableRoot,
+        "checkov.io/skip9",
+        concat!("CKV_K8S_22=", reason!(writable_root)),
     ),
     exempt(
         Scope::TestPod,
@@ -688,9 +864,51 @@ pub const EXEMPTIONS: &[Exemption] = &[
     ),
     exempt(
         Scope::Workload,
+        When::RootUser,
+        "checkov.io/skip12",
+        concat!("CKV_K8S_23=", reason!(uid)),
+    ),
+    exempt(
+        Scope::Workload,
+        When::LowUid,
+        "checkov.io/skip13",
+        concat!("CKV_K8S_40=", reason!(uid)),
+    ),
+    exempt(
+        Scope::Workload,
+        When::SysAdmin,
+        "checkov.io/skip14",
+        "CKV_K8S_39=SYS_ADMIN is added in berth.yaml (security.capabilities)",
+    ),
+    exempt(
+        Scope::Workload,
+        When::NoCpuRequest,
+        "checkov.io/skip15",
+        concat!("CKV_K8S_10=requests.cpu", reason!(missing_resource)),
+    ),
+    exempt(
+        Scope::Workload,
+        When::NoCpuLimit,
+        "checkov.io/skip16",
+        concat!("CKV_K8S_11=limits.cpu", reason!(missing_resource)),
+    ),
+    exempt(
+        Scope::Workload,
+        When::NoMemoryRequest,
+        "checkov.io/skip17",
+        concat!("CKV_K8S_12=requests.memory", reason!(missing_resource)),
+    ),
+    exempt(
+        Scope::Workload,
+        When::NoMemoryLimit,
+        "checkov.io/skip18",
+        concat!("CKV_K8S_13=limits.memory", reason!(missing_resource)),
+    ),
+    exempt(
+        Scope::Workload,
         When::Spread,
         "ignore-check.kube-linter.io/no-anti-affinity",
-        "pods are spread across nodes by topologySpreadConstraints",
+        reason!(spread),
     ),
     exempt(
         Scope::Workload,
@@ -698,35 +916,59 @@ pub const EXEMPTIONS: &[Exemption] = &[
         "ignore-check.kube-linter.io/sensitive-host-mounts",
         "hostPath volumes requested in berth.yaml (volumes)",
     ),
-    exempt(
+    kube_score(
         Scope::Workload,
         When::Always,
-        KUBE_SCORE_IGNORE,
         "container-ephemeral-storage-request-and-limit",
+        "berth.yaml has no ephemeral-storage setting; the daemon writes to its volumes, not its root file system",
     ),
-    exempt(
+    kube_score(
         Scope::Pods,
         When::PullPolicyNotAlways,
-        KUBE_SCORE_IGNORE,
         "container-image-pull-policy",
+        reason!(pull_policy),
     ),
-    exempt(
+    kube_score(
         Scope::Pods,
         When::Always,
-        KUBE_SCORE_IGNORE,
         "pod-networkpolicy",
+        reason!(network_policy),
     ),
-    exempt(
+    kube_score(
         Scope::TestPod,
         When::Always,
-        KUBE_SCORE_IGNORE,
         "pod-probes",
+        "a one-shot helm test pod has no liveness or readiness probe",
     ),
-    exempt(
+    kube_score(
         Scope::Workload,
         When::Spread,
-        KUBE_SCORE_IGNORE,
         "deployment-has-host-podantiaffinity",
+        reason!(spread),
+    ),
+    kube_score(
+        Scope::Workload,
+        When::WritableRoot,
+        "container-security-context-readonlyrootfilesystem",
+        reason!(writable_root),
+    ),
+    kube_score(
+        Scope::Workload,
+        When::LowUid,
+        "container-security-context-user-group-id",
+        reason!(uid),
+    ),
+    kube_score(
+        Scope::Workload,
+        When::PartialResources,
+        "container-resources",
+        "berth.yaml sets resources only in part (resources)",
+    ),
+    kube_score(
+        Scope::Workload,
+        When::SingleReplica,
+        "deployment-replicas",
+        "replicas: {replicas} is set in berth.yaml",
     ),
     exempt(
         Scope::Pods,
@@ -750,21 +992,69 @@ pub const EXEMPTIONS: &[Exemption] = &[
     ),
 ];
 
+/// One annotation an exemption row writes: the row's own, or a kube-score reason beside it.
+struct Entry {
+    when: When,
+    key: String,
+    value: &'static str,
+}
+
+/// The annotations the rows covering `scope` write, in table order (a kube-score row's
+/// reason right after it).
+fn entries(scope: Scope) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for row in EXEMPTIONS.iter().filter(|r| r.scope.covers(scope)) {
+        out.push(Entry {
+            when: row.when,
+            key: row.key.to_string(),
+            value: row.value,
+        });
+        if let Some(reason) = row.reason {
+            out.push(Entry {
+                when: row.when,
+                key: format!("{KUBE_SCORE_REASON_PREFIX}{}", row.value),
+                value: reason,
+            });
+        }
+    }
+    out
+}
+
 /// The exemption annotations of an object in `scope` ([`Scope::Every`] for objects other than
 /// the workload), for the plain manifests.
 pub fn annotations(spec: &Spec, scope: Scope) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for row in EXEMPTIONS {
-        if row.scope.covers(scope) && row.when.holds(spec) {
-            out.entry(row.key.to_string())
+    for entry in entries(scope) {
+        if entry.when.holds(spec) {
+            let value = fill(entry.value, spec);
+            out.entry(entry.key)
                 .and_modify(|v| {
                     v.push(',');
-                    v.push_str(row.value);
+                    v.push_str(&value);
                 })
-                .or_insert_with(|| row.value.to_string());
+                .or_insert(value);
         }
     }
     out
+}
+
+/// The rows that apply to `spec` because of a setting it states itself, for the chart README:
+/// (what is skipped, the reason).
+pub fn stated_exemptions(spec: &Spec) -> Vec<(String, String)> {
+    EXEMPTIONS
+        .iter()
+        .filter(|r| r.when.is_stated_setting() && r.when.holds(spec))
+        .map(|r| match r.reason {
+            Some(reason) => (format!("kube-score `{}`", r.value), fill(reason, spec)),
+            None => {
+                let value = fill(r.value, spec);
+                match value.split_once('=') {
+                    Some((check, reason)) => (format!("`{}` {check}", r.key), reason.to_string()),
+                    None => (format!("`{}`", r.key), value),
+                }
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -941,6 +1231,27 @@ pub fn chart_helpers() -> String {
         "Selector labels: the only labels a selector uses (they must never change on upgrade).",
         &label_lines(true),
     );
+    // The helm test pod: not the workload's selector labels (a DaemonSet adopts a bare pod
+    // that matches its selector and deletes it as a surplus pod on its node).
+    let test_lines = LABELS
+        .iter()
+        .map(|l| match l.key {
+            label::NAME => format!(
+                "{}: {{{{ printf \"%s{TEST_POD_LABEL_SUFFIX}\" (include \"berth.name\" .) | quote }}}}",
+                l.key
+            ),
+            label::COMPONENT => format!("{}: {TEST_POD_COMPONENT}", l.key),
+            _ if l.helm.is_empty() => format!("{}: {}", l.key, (l.value)(&placeholder_spec())),
+            _ => format!("{}: {{{{ {} }}}}", l.key, l.helm),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    define(
+        &mut s,
+        "testPodLabels",
+        "Labels of the helm test pod: its own name and component, so no workload selector matches it.",
+        &test_lines,
+    );
     define(
         &mut s,
         "podLabels",
@@ -1067,10 +1378,7 @@ fn placeholder_spec() -> Spec {
 /// them; the others are literal `key: value` lines in table order, as they always were
 /// (`toYaml` would fold the long reasons).
 fn annotations_helper(scope: Scope) -> String {
-    let rows: Vec<&Exemption> = EXEMPTIONS
-        .iter()
-        .filter(|r| r.scope.covers(scope))
-        .collect();
+    let rows = entries(scope);
     let as_map = scope == Scope::Workload;
     // `-}}`: the first line (always an unconditional row) starts the output.
     let mut s = String::from("{{- if .Values.linterAnnotations.enabled -}}");
@@ -1089,6 +1397,12 @@ fn annotations_helper(scope: Scope) -> String {
              {{- range .Values.env }}{{ if and .valueFrom (hasKey (default (dict) .valueFrom) \"secretKeyRef\") }}{{ $secretEnv = true }}{{ end }}{{ end }}",
         );
     }
+    if rows.iter().any(|r| r.when.uses_resources()) {
+        s.push_str(
+            "\n{{- $req := default dict (default dict .Values.resources).requests }}\n\
+             {{- $lim := default dict (default dict .Values.resources).limits }}",
+        );
+    }
     let guarded = |s: &mut String, when: When, action: &str| match when.helm() {
         Some(cond) => {
             let _ = write!(s, "\n{{{{- if {cond} }}}}\n{action}\n{{{{- end }}}}");
@@ -1101,26 +1415,21 @@ fn annotations_helper(scope: Scope) -> String {
     // commas.
     let mut keys: Vec<&str> = Vec::new();
     for r in &rows {
-        if !keys.contains(&r.key) {
-            keys.push(r.key);
+        if !keys.contains(&r.key.as_str()) {
+            keys.push(&r.key);
         }
     }
     for (i, key) in keys.iter().enumerate() {
-        let key_rows: Vec<&&Exemption> = rows.iter().filter(|r| r.key == *key).collect();
+        let key_rows: Vec<&Entry> = rows.iter().filter(|r| r.key == *key).collect();
         if let [row] = key_rows.as_slice() {
             let action = if as_map {
                 format!(
                     "{{{{- $_ := set $out {} {} }}}}",
                     go_str(key),
-                    go_str(row.value)
+                    go_value(row.value)
                 )
             } else {
-                let value = if crate::yaml::needs_quotes_in_block(row.value) {
-                    crate::yaml::double_quoted(row.value)
-                } else {
-                    row.value.to_string()
-                };
-                format!("{key}: {value}")
+                format!("{key}: {}", yaml_value(row.value))
             };
             guarded(&mut s, row.when, &action);
             continue;
@@ -1131,7 +1440,7 @@ fn annotations_helper(scope: Scope) -> String {
             guarded(
                 &mut s,
                 row.when,
-                &format!("{{{{- {var} = append {var} {} }}}}", go_str(row.value)),
+                &format!("{{{{- {var} = append {var} {} }}}}", go_value(row.value)),
             );
         }
         if as_map {
@@ -1149,6 +1458,65 @@ fn annotations_helper(scope: Scope) -> String {
     }
     s.push_str("\n{{- end }}");
     s
+}
+
+/// `text` split at its placeholders: literal parts and the chart values standing for them.
+pub(crate) fn split_placeholders(text: &str) -> Vec<(bool, String)> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    'outer: while !rest.is_empty() {
+        let next = PLACEHOLDERS
+            .iter()
+            .filter_map(|(p, go)| rest.find(p).map(|at| (at, *p, *go)))
+            .min_by_key(|(at, ..)| *at);
+        match next {
+            Some((at, p, go)) => {
+                if at > 0 {
+                    parts.push((false, rest[..at].to_string()));
+                }
+                parts.push((true, go.to_string()));
+                rest = &rest[at + p.len()..];
+            }
+            None => {
+                parts.push((false, rest.to_string()));
+                break 'outer;
+            }
+        }
+    }
+    parts
+}
+
+/// A Go expression for `text`, its placeholders read from `.Values`.
+fn go_value(text: &str) -> String {
+    let parts = split_placeholders(text);
+    if parts.iter().all(|(is_value, _)| !is_value) {
+        return go_str(text);
+    }
+    let operands: Vec<String> = parts
+        .into_iter()
+        .map(|(is_value, part)| if is_value { part } else { go_str(&part) })
+        .collect();
+    // `print` puts no space between operands when one of them is a string.
+    format!("(print {})", operands.join(" "))
+}
+
+/// A YAML block value for `text`, its placeholders as template actions.
+fn yaml_value(text: &str) -> String {
+    let quoted = if crate::yaml::needs_quotes_in_block(text) {
+        crate::yaml::double_quoted(text)
+    } else {
+        text.to_string()
+    };
+    split_placeholders(&quoted)
+        .into_iter()
+        .map(|(is_value, part)| {
+            if is_value {
+                format!("{{{{ {part} }}}}")
+            } else {
+                part
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -1200,6 +1568,37 @@ mod tests {
     }
 
     #[test]
+    fn stated_settings_carry_their_values() {
+        let mut spec = sample(WorkloadKind::Deployment);
+        spec.replicas = 1;
+        spec.security.run_as_user = 1000;
+        spec.resources.limits.cpu = None;
+        let a = annotations(&spec, Scope::Workload);
+        assert_eq!(
+            a["checkov.io/skip13"],
+            "CKV_K8S_40=runAsUser 1000 (runAsGroup and fsGroup follow it) is set in berth.yaml (security.runAsUser)"
+        );
+        assert!(!a.contains_key("checkov.io/skip12"), "not root");
+        assert_eq!(
+            a["kube-score.berth.io/deployment-replicas"],
+            "replicas: 1 is set in berth.yaml"
+        );
+        assert!(a.contains_key("checkov.io/skip16") && !a.contains_key("checkov.io/skip15"));
+        assert!(a[KUBE_SCORE_IGNORE].ends_with("container-resources,deployment-replicas"));
+        // No resources at all stays a finding.
+        spec.resources = Default::default();
+        let a = annotations(&spec, Scope::Workload);
+        assert!(!a.contains_key("kube-score.berth.io/container-resources"));
+        assert!(!a.contains_key("checkov.io/skip15"));
+        // The chart reads the same values from .Values.
+        assert_eq!(
+            go_value("replicas: {replicas} is set"),
+            r#"(print "replicas: " (.Values.replicas | int64) " is set")"#
+        );
+        assert_eq!(go_value("plain"), r#""plain""#);
+    }
+
+    #[test]
     fn chart_helpers_spell_every_constant() {
         let helpers = chart_helpers();
         for text in [
@@ -1219,7 +1618,16 @@ mod tests {
             assert!(helpers.contains(text), "{text} missing from the helpers");
         }
         for row in EXEMPTIONS {
-            assert!(helpers.contains(row.value), "{row:?}");
+            for text in [Some(row.value), row.reason].into_iter().flatten() {
+                for (is_value, part) in split_placeholders(text) {
+                    if !is_value {
+                        assert!(helpers.contains(part.as_str()), "{row:?}: {part}");
+                    }
+                }
+            }
         }
+        assert!(helpers.contains(&format!(
+            "lt (.Values.security.runAsUser | int64) {HIGH_UID}"
+        )));
     }
 }

@@ -5,6 +5,8 @@ use std::fmt;
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Information: what berth chose for the description (e.g. a default it filled in).
+    Note,
     /// The description is accepted; the user should still look.
     Warning,
     /// The description is rejected.
@@ -12,9 +14,10 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// `error` / `warning`.
+    /// `error` / `warning` / `note`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Note => "note",
             Severity::Warning => "warning",
             Severity::Error => "error",
         }
@@ -25,7 +28,7 @@ impl Severity {
 /// `  expected: ...` and `  hint: ...` lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// Error or warning.
+    /// Error, warning or note.
     pub severity: Severity,
     /// The file as the user named it.
     pub file: String,
@@ -78,6 +81,14 @@ impl Diagnostics {
     /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.0.iter().filter(|d| d.is_error())
+    }
+
+    /// The number of warnings.
+    pub fn warning_count(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 
     /// The number of errors.

@@ -34,6 +34,8 @@ pub struct Loaded {
     pub spec: Spec,
     /// Problems that do not stop the description from being used.
     pub warnings: Vec<Diagnostic>,
+    /// What berth chose where the description is silent (e.g. default resources).
+    pub notes: Vec<Diagnostic>,
 }
 
 fn whole_file(
@@ -190,11 +192,24 @@ pub fn resolve(root: &yaml::Node, origin: &str, base_dir: &Path) -> Result<Loade
         });
     }
     match spec {
-        Some(spec) if !diags.iter().any(Diagnostic::is_error) => Ok(Loaded {
-            spec,
-            warnings: diags,
-        }),
-        _ => Err(Diagnostics(diags)),
+        Some(spec) if !diags.iter().any(Diagnostic::is_error) => {
+            let (notes, warnings) = diags
+                .into_iter()
+                .partition(|d| d.severity == Severity::Note);
+            Ok(Loaded {
+                spec,
+                warnings,
+                notes,
+            })
+        }
+        // A rejected description gets its errors and warnings; what berth would have filled
+        // in is beside the point.
+        _ => Err(Diagnostics(
+            diags
+                .into_iter()
+                .filter(|d| d.severity != Severity::Note)
+                .collect(),
+        )),
     }
 }
 

@@ -225,7 +225,32 @@ pub struct Resources {
     pub limits: ResourceList,
 }
 
+/// The starting requests (cpu, memory) `berth init` writes and berth uses when `resources` is
+/// omitted: a small daemon at rest.
+pub const STARTING_REQUESTS: (&str, &str) = ("50m", "64Mi");
+/// The starting limits (cpu, memory), as [`STARTING_REQUESTS`].
+pub const STARTING_LIMITS: (&str, &str) = ("500m", "128Mi");
+
 impl Resources {
+    /// [`STARTING_REQUESTS`] and [`STARTING_LIMITS`]: what an omitted `resources` means.
+    pub fn starting_values() -> Self {
+        let list = |(cpu, memory): (&str, &str)| ResourceList {
+            cpu: Some(cpu.to_owned()),
+            memory: Some(memory.to_owned()),
+        };
+        Resources {
+            requests: list(STARTING_REQUESTS),
+            limits: list(STARTING_LIMITS),
+        }
+    }
+
+    /// `requests: {cpu: 50m, memory: 64Mi}`-style flow text of [`Self::starting_values`], as
+    /// `berth init` writes it and `berth validate` reports it.
+    pub fn starting_values_text() -> (String, String) {
+        let flow = |(cpu, memory): (&str, &str)| format!("{{cpu: {cpu}, memory: {memory}}}");
+        (flow(STARTING_REQUESTS), flow(STARTING_LIMITS))
+    }
+
     /// True when neither requests nor limits set anything.
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty() && self.limits.is_empty()

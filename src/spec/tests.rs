@@ -248,6 +248,59 @@ fn too_many_problems_are_capped() {
 }
 
 #[test]
+fn omitted_resources_get_the_starting_values_with_a_note() {
+    let loaded = load_ok(MINIMAL);
+    assert_eq!(loaded.spec.resources, Resources::starting_values());
+    assert_eq!(
+        loaded.spec.resources.requests.cpu.as_deref(),
+        Some(STARTING_REQUESTS.0)
+    );
+    assert_eq!(
+        loaded.spec.resources.limits.memory.as_deref(),
+        Some(STARTING_LIMITS.1)
+    );
+    assert!(loaded.warnings.is_empty());
+    assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
+    let note = loaded.notes[0].to_string();
+    assert!(
+        note.starts_with(
+            "berth.yaml:1:1: note: resources omitted: using berth's starting values, requests {cpu: 50m, memory: 64Mi} and limits {cpu: 500m, memory: 128Mi}"
+        ),
+        "{note}"
+    );
+    // The same text `berth init` writes.
+    let (requests, limits) = Resources::starting_values_text();
+    let init = crate::commands::init::template("x", false, "ghcr.io/acme/x:1.0.0");
+    assert!(init.contains(&format!("  requests: {requests}\n  limits: {limits}\n")));
+    assert_eq!(load_ok(&init).spec.resources, Resources::starting_values());
+}
+
+#[test]
+fn explicit_empty_resources_mean_none_with_a_warning() {
+    for written in ["resources: {}\n", "resources: {requests: {}, limits: {}}\n"] {
+        let loaded = load_ok(&format!("{MINIMAL}{written}"));
+        assert!(loaded.spec.resources.is_empty(), "{written}");
+        assert!(loaded.notes.is_empty(), "{written}");
+        assert_eq!(loaded.warnings.len(), 1, "{written}");
+        let w = loaded.warnings[0].to_string();
+        assert!(
+            w.starts_with("berth.yaml:5:12: warning: resources sets no requests and no limits: the pods get the BestEffort QoS class"),
+            "{w}"
+        );
+    }
+    // Only some values: no warning (Burstable), no note.
+    let partial = load_ok(&format!(
+        "{MINIMAL}resources: {{requests: {{memory: 32Mi}}}}\n"
+    ));
+    assert!(partial.warnings.is_empty() && partial.notes.is_empty());
+    assert_eq!(
+        partial.spec.resources.requests.memory.as_deref(),
+        Some("32Mi")
+    );
+    assert_eq!(partial.spec.resources.limits.cpu, None);
+}
+
+#[test]
 fn platforms_keep_their_order_and_suggest_spellings() {
     let s = load_ok(&format!(
         "{MINIMAL}build:\n  platforms: [linux/arm64, linux/amd64]\n"

@@ -170,6 +170,10 @@ impl<'a> Cx<'a> {
         self.push(Severity::Warning, pos, message.into(), None, hint);
     }
 
+    fn note(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
+        self.push(Severity::Note, pos, message.into(), None, hint);
+    }
+
     fn type_err(&mut self, node: &Node, path: &str, kind: &str, expected: &str) {
         let hint = match (&node.kind, node.scalar()) {
             (
@@ -733,10 +737,32 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
         .get("env")
         .map(|n| resolve_env(cx, n))
         .unwrap_or_default();
-    let resources = top
-        .get("resources")
-        .map(|n| resolve_resources(cx, n))
-        .unwrap_or_default();
+    let resources = match top.get("resources") {
+        Some(n) => {
+            let before = (cx.diags.len(), cx.dropped_errors);
+            let resources = resolve_resources(cx, n);
+            // Only when nothing inside was wrong: a rejected value is reported as such.
+            if resources.is_empty() && (cx.diags.len(), cx.dropped_errors) == before {
+                cx.warn(
+                    n.pos,
+                    "resources sets no requests and no limits: the pods get the BestEffort QoS class, the first evicted when a node runs short of memory",
+                    Some("set requests (and limits) to what the daemon needs, or omit resources for berth's starting values".into()),
+                );
+            }
+            resources
+        }
+        None => {
+            let (requests, limits) = Resources::starting_values_text();
+            cx.note(
+                root.pos,
+                format!(
+                    "resources omitted: using berth's starting values, requests {requests} and limits {limits}"
+                ),
+                Some("measure the daemon and set resources to its needs; `resources: {}` sets none".into()),
+            );
+            Resources::starting_values()
+        }
+    };
     let mut mounts: HashMap<String, Pos> = HashMap::new();
     let volumes = top
         .get("volumes")

@@ -4,14 +4,16 @@
 #   bash tests/e2e/k8s.sh           # as root; builds the control plane on first use (cached)
 #
 # 1. tests/e2e/k8s/build.sh: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
-#    (k8s.io/kubernetes v1.32), etcd 3.5 and kwok from the Go module proxy, cached under
+#    (k8s.io/kubernetes v1.37.2, a build argument), etcd 3.5 and kwok from the Go module proxy, cached under
 #    /var/cache/berth-e2e (a second run skips them).
 # 2. kwokctl starts etcd and the control plane from those binaries on 127.0.0.1 (runtime
 #    `binary`), and three fake nodes: kwok marks scheduled pods Running and Ready (no kubelet,
 #    no images are pulled).
-# 3. Helm: both examples' charts install (DaemonSet: one Ready pod on each of the 3 nodes;
-#    Deployment: its replicas), `helm upgrade --set image.tag=...` rolls out, `helm rollback`
-#    rolls back, `helm uninstall` leaves no object behind.
+# 3. Helm 3 and Helm 4, each in its own namespace: both examples' charts install (DaemonSet:
+#    one Ready pod on each of the 3 nodes; Deployment: its replicas; Helm 4 by server-side
+#    apply), `helm upgrade --set image.tag=...` rolls out, `helm rollback` rolls back, `helm
+#    test` runs the test pods (a kwok Stage completes them), `helm uninstall` leaves no object
+#    behind. Then a release installed by Helm 3 is upgraded, rolled back, uninstalled by Helm 4.
 # 4. Every fixture's chart (`helm template`) and plain manifests pass
 #    `kubectl apply --dry-run=server` (admission, schema and strict field validation), and both
 #    are the same objects after a server-side apply dry run (Helm's own labels aside).
@@ -20,7 +22,9 @@
 #    node matches): `berth status --wait --timeout 30s` exits 1 naming Unschedulable.
 #
 # Environment:
-#   BERTH_K8S_BIN      prebuilt binaries (default /var/cache/berth-e2e/k8s/bin, see build.sh)
+#   K8S_VERSION        the control plane's version (default v1.37.2)
+#   HELM, HELM4        the Helm 3 and Helm 4 binaries (default: helm and helm4 on PATH)
+#   BERTH_K8S_BIN      prebuilt binaries (default /var/cache/berth-e2e/k8s/bin-$K8S_VERSION, see build.sh)
 #   BERTH_E2E_KEEP=1   leave the cluster running (prints how to reach and delete it)
 # Prints PASS/FAIL per assertion, per-phase timings, and `N passed, N failed`; exits 1 on a
 # failure. Everything it starts is stopped on exit (trap); every wait is bounded.
@@ -33,9 +37,12 @@ source tests/e2e/lib/common.sh
 T0=$(now_ms)
 phase() { printf '\n== [%6.1fs] %s\n' "$(awk -v a="$(now_ms)" -v b="$T0" 'BEGIN{print (a-b)/1000}')" "$*"; }
 
-BIN=${BERTH_K8S_BIN:-$BERTH_E2E_CACHE/k8s/bin}
+# The control plane's version: the newest of the supported range (README). A build argument:
+# K8S_VERSION=v1.29.15 bash tests/e2e/k8s.sh runs the suite against the oldest.
+K8S_VERSION=${K8S_VERSION:-v1.37.2}
+export K8S_VERSION
+BIN=${BERTH_K8S_BIN:-$BERTH_E2E_CACHE/k8s/bin-$K8S_VERSION}
 export BERTH_K8S_BIN=$BIN
-K8S_VERSION=${K8S_VERSION:-v1.32.13}
 ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
 
 WORK=$(mktemp -d /tmp/berth-e2e-k8s.XXXXXX)
@@ -72,7 +79,9 @@ bash tests/e2e/k8s/build.sh
 e2e_log "build.sh: $(($(now_ms) - t)) ms"
 GOBIN_DIR=$(go env GOPATH 2>/dev/null || echo /root/go)/bin
 export PATH="$BIN:$GOBIN_DIR:$PATH"
-HELM=$(command -v helm) || e2e_die "helm not found (bash .ci/install-deps.sh installs it)"
+# Helm 3 and Helm 4 (.ci/install-deps.sh installs them as helm and helm4; HELM/HELM4 override).
+HELM=${HELM:-$(command -v helm)} || e2e_die "helm not found (bash .ci/install-deps.sh installs it)"
+HELM4=${HELM4:-$(command -v helm4)} || e2e_die "helm4 not found (bash .ci/install-deps.sh installs it)"
 KUBECTL=$BIN/kubectl
 
 phase "berth (cargo build)"
@@ -96,6 +105,66 @@ options:
   etcdBinary: $BIN/etcd
   kubectlBinary: $BIN/kubectl
 EOF
+# Stages: kwok's own defaults (as kwokctl would use them: once any Stage is given, it adds none)
+# plus one that completes `helm test` pods, so `helm test` can run on fake nodes. The defaults
+# are read from the kwok module build.sh built from, so they always match the binary.
+KWOK_SRC=${GOMODCACHE_OVERRIDE:-$BERTH_E2E_CACHE/go/mod}/sigs.k8s.io/kwok@${KWOK_VERSION:-v0.8.0}/kustomize/stage
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  [ -f "$KWOK_SRC/$f" ] || e2e_die "kwok stage $KWOK_SRC/$f not found (tests/e2e/k8s/build.sh fetches the module)"
+  { echo "---"; cat "$KWOK_SRC/$f"; } >>"$WORK/kwok.yaml"
+done
+cat >>"$WORK/kwok.yaml" <<'EOF'
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: berth-e2e-helm-test
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  # Weight 1 against the default stages' 0: a scheduled test pod skips pod-ready and completes
+  # at once (with both matching, kwok's pod-ready sometimes ran twice and set four pod IPs,
+  # which the API server rejects).
+  weight: 1
+  # Completed after 3 s, not at once: Helm 4's kstatus watcher must see the pod before it is
+  # Succeeded (and deleted by the hook-succeeded policy), or it waits for it until the timeout.
+  delay:
+    durationMilliseconds: 3000
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Pending'
+      - 'Running'
+    - key: '.metadata.annotations."helm.sh/hook"'
+      operator: 'In'
+      values:
+      - 'test'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      startTime: {{ $now | Quote }}
+      containerStatuses:
+      {{ range $index, $item := .spec.containers }}
+      - image: {{ $item.image | Quote }}
+        name: {{ $item.name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: 0
+            finishedAt: {{ $now | Quote }}
+            reason: Completed
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Succeeded
+EOF
 t=$(now_ms)
 CLUSTER_UP=1
 if ! timeout 300 "$BIN/kwokctl" -c "$WORK/kwok.yaml" --name "$CLUSTER" create cluster \
@@ -105,7 +174,10 @@ if ! timeout 300 "$BIN/kwokctl" -c "$WORK/kwok.yaml" --name "$CLUSTER" create cl
   e2e_die "kwokctl create cluster failed"
 fi
 "$KUBECTL" config use-context "$CTX" >/dev/null
-timeout 60 "$BIN/kwokctl" --name "$CLUSTER" scale node --replicas 3 >>"$WORK/kwokctl.log" 2>&1 ||
+# Fake nodes with the resources a real node reports, ephemeral storage included (kwok's default
+# node has none, so the helm test pod's ephemeral-storage request would never schedule).
+timeout 60 "$BIN/kwokctl" --name "$CLUSTER" scale node --replicas 3 \
+  --param '.allocatable["ephemeral-storage"]="100Gi"' >>"$WORK/kwokctl.log" 2>&1 ||
   e2e_die "kwokctl scale node failed"
 if timeout 90 "$KUBECTL" wait --for=condition=Ready node --all --timeout=80s >/dev/null &&
   [ "$("$KUBECTL" get nodes --no-headers | wc -l)" -eq 3 ]; then
@@ -141,7 +213,6 @@ pods_settled() {
 sel() { echo "app.kubernetes.io/instance=$1"; }
 
 # ---- helm ----------------------------------------------------------------------------------
-phase "helm install / upgrade / rollback / uninstall of both examples"
 CHARTS=$WORK/charts
 mkdir -p "$CHARTS"
 for ex in echo-daemon node-agent; do
@@ -152,75 +223,128 @@ for ex in echo-daemon node-agent; do
     cp -r "$WORK/gen-$ex/helm/$ex" "$CHARTS/$ex"
   fi
 done
-NS=helm-e2e
-H() { timeout 300 "$HELM" --kube-context "$CTX" -n "$NS" "$@"; }
-
-t=$(now_ms)
-if H install echo-daemon "$CHARTS/echo-daemon" --create-namespace --wait --timeout 3m >"$WORK/helm.log" 2>&1 &&
-  H install node-agent "$CHARTS/node-agent" --wait --timeout 3m >>"$WORK/helm.log" 2>&1; then
-  pass "helm install echo-daemon and node-agent ($(($(now_ms) - t)) ms)"
-else
-  fail "helm install" "$(tail -n 5 "$WORK/helm.log" | tr '\n' ' ')"
-fi
-ds_ready=$(kc -n $NS get daemonset node-agent -o jsonpath='{.status.desiredNumberScheduled}/{.status.numberReady}' 2>/dev/null || true)
-if wait_until 60 1 pods_settled $NS "$(sel node-agent)" 3 ghcr.io/acme/node-agent:0.1.0 &&
-  [ "$(kc -n $NS get pods -l "$(sel node-agent)" -o json | jq '[.items[].spec.nodeName] | unique | length')" -eq 3 ]; then
-  pass "DaemonSet node-agent: exactly 3 Ready pods, one per node (desired/ready $ds_ready)"
-else
-  fail "DaemonSet node-agent: 3 Ready pods on 3 nodes" "pods $(pod_count $NS "$(sel node-agent)"), ready $(ready_pods $NS "$(sel node-agent)"), status $ds_ready"
-fi
-want=$(kc -n $NS get deployment echo-daemon -o jsonpath='{.spec.replicas}' 2>/dev/null || echo '?')
-if [ "$want" = 2 ] && wait_until 60 1 pods_settled $NS "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.1.0; then
-  pass "Deployment echo-daemon: its 2 replicas Ready"
-else
-  fail "Deployment echo-daemon: 2 Ready replicas" "spec.replicas $want, ready $(ready_pods $NS "$(sel echo-daemon)")"
-fi
-
-t=$(now_ms)
-if H upgrade echo-daemon "$CHARTS/echo-daemon" --reuse-values --set image.tag=0.2.0 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
-  H upgrade node-agent "$CHARTS/node-agent" --reuse-values --set image.tag=0.2.0 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
-  wait_until 90 1 pods_settled $NS "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.2.0 &&
-  wait_until 90 1 pods_settled $NS "$(sel node-agent)" 3 ghcr.io/acme/node-agent:0.2.0; then
-  pass "helm upgrade --set image.tag=0.2.0 rolls out: every pod replaced, Ready, on 0.2.0 ($(($(now_ms) - t)) ms)"
-else
-  fail "helm upgrade rollout" "echo-daemon: $(pod_images $NS "$(sel echo-daemon)"); node-agent: $(pod_images $NS "$(sel node-agent)")"
-fi
-if [ "$(kc -n $NS get deployment echo-daemon -o jsonpath='{.metadata.labels.app\.kubernetes\.io/version}')" = 0.2.0 ]; then
-  pass "helm upgrade: app.kubernetes.io/version follows the tag (0.2.0)"
-else
-  fail "helm upgrade: version label 0.2.0"
-fi
-
-t=$(now_ms)
-if H rollback echo-daemon 1 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
-  H rollback node-agent 1 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
-  wait_until 90 1 pods_settled $NS "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.1.0 &&
-  wait_until 90 1 pods_settled $NS "$(sel node-agent)" 3 ghcr.io/acme/node-agent:0.1.0; then
-  pass "helm rollback: back on 0.1.0, every pod Ready ($(($(now_ms) - t)) ms)"
-else
-  fail "helm rollback" "echo-daemon: $(pod_images $NS "$(sel echo-daemon)"); node-agent: $(pod_images $NS "$(sel node-agent)")"
-fi
-
 # Every kind the charts can create, namespaced; what is left after uninstall must be empty.
 KINDS=deployments.apps,daemonsets.apps,replicasets.apps,controllerrevisions.apps,pods,services,endpoints,endpointslices.discovery.k8s.io,configmaps,serviceaccounts,poddisruptionbudgets.policy,secrets
-leftovers() {
-  # The namespace's own default ServiceAccount and kube-root-ca.crt ConfigMap are not ours.
-  kc -n $NS get "$KINDS" -o json |
-    jq -r '.items[] | select(
-        (.kind == "ServiceAccount" and .metadata.name == "default") or
-        (.kind == "ConfigMap" and .metadata.name == "kube-root-ca.crt") | not)
-      | "\(.kind)/\(.metadata.name)"'
+
+# helm_cycle LABEL HELM_BIN NS OPERATION: install both examples, upgrade (a new tag rolls out), rollback,
+# `helm test`, uninstall (nothing left) with one Helm binary in its own namespace. Helm 4
+# installs with server-side apply (its default) and its kstatus-based --wait; Helm 3 with a
+# three-way client-side merge and its legacy --wait. Both must give the same result.
+helm_cycle() {
+  local label=$1 helm_bin=$2 NS=$3 want_op=$4 t
+  H() { timeout 300 "$helm_bin" --kube-context "$CTX" -n "$NS" "$@"; }
+  phase "$label: helm install / upgrade / rollback / test / uninstall of both examples"
+  t=$(now_ms)
+  if H install echo-daemon "$CHARTS/echo-daemon" --create-namespace --wait --timeout 3m >"$WORK/helm.log" 2>&1 &&
+    H install node-agent "$CHARTS/node-agent" --wait --timeout 3m >>"$WORK/helm.log" 2>&1; then
+    pass "$label install echo-daemon and node-agent ($(($(now_ms) - t)) ms)"
+  else
+    fail "$label install" "$(tail -n 5 "$WORK/helm.log" | tr '\n' ' ')"
+  fi
+  local ds_ready
+  ds_ready=$(kc -n "$NS" get daemonset node-agent -o jsonpath='{.status.desiredNumberScheduled}/{.status.numberReady}' 2>/dev/null || true)
+  if wait_until 60 1 pods_settled "$NS" "$(sel node-agent)" 3 ghcr.io/acme/node-agent:0.1.0 &&
+    [ "$(kc -n "$NS" get pods -l "$(sel node-agent)" -o json | jq '[.items[].spec.nodeName] | unique | length')" -eq 3 ]; then
+    pass "$label DaemonSet node-agent: exactly 3 Ready pods, one per node (desired/ready $ds_ready)"
+  else
+    fail "$label DaemonSet node-agent: 3 Ready pods on 3 nodes" "pods $(pod_count "$NS" "$(sel node-agent)"), ready $(ready_pods "$NS" "$(sel node-agent)"), status $ds_ready"
+  fi
+  local want
+  want=$(kc -n "$NS" get deployment echo-daemon -o jsonpath='{.spec.replicas}' 2>/dev/null || echo '?')
+  if [ "$want" = 2 ] && wait_until 60 1 pods_settled "$NS" "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.1.0; then
+    pass "$label Deployment echo-daemon: its 2 replicas Ready"
+  else
+    fail "$label Deployment echo-daemon: 2 Ready replicas" "spec.replicas $want, ready $(ready_pods "$NS" "$(sel echo-daemon)")"
+  fi
+  # Who owns the fields: Helm 4 applies server-side (managedFields operation Apply), Helm 3
+  # client-side (Update).
+  local ops
+  ops=$(kc -n "$NS" get deployment echo-daemon -o json --show-managed-fields |
+    jq -r '[.metadata.managedFields[]? | select(.manager | test("helm")) | .operation] | unique | join(",")' || true)
+  e2e_log "$label: field manager operations of helm on the Deployment: ${ops:-none}"
+  if [ "$ops" = "$want_op" ]; then
+    pass "$label applies as expected: helm's managedFields operation $ops"
+  else
+    fail "$label managedFields operation" "want $want_op, got ${ops:-none}"
+  fi
+
+  t=$(now_ms)
+  if H upgrade echo-daemon "$CHARTS/echo-daemon" --reuse-values --set image.tag=0.2.0 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
+    H upgrade node-agent "$CHARTS/node-agent" --reuse-values --set image.tag=0.2.0 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
+    wait_until 90 1 pods_settled "$NS" "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.2.0 &&
+    wait_until 90 1 pods_settled "$NS" "$(sel node-agent)" 3 ghcr.io/acme/node-agent:0.2.0; then
+    pass "$label upgrade --set image.tag=0.2.0 rolls out: every pod replaced, Ready, on 0.2.0 ($(($(now_ms) - t)) ms)"
+  else
+    fail "$label upgrade rollout" "echo-daemon: $(pod_images "$NS" "$(sel echo-daemon)"); node-agent: $(pod_images "$NS" "$(sel node-agent)"); $(tail -n 3 "$WORK/helm.log" | tr '\n' ' ')"
+  fi
+  if [ "$(kc -n "$NS" get deployment echo-daemon -o jsonpath='{.metadata.labels.app\.kubernetes\.io/version}')" = 0.2.0 ]; then
+    pass "$label upgrade: app.kubernetes.io/version follows the tag (0.2.0)"
+  else
+    fail "$label upgrade: version label 0.2.0"
+  fi
+
+  t=$(now_ms)
+  if H rollback echo-daemon 1 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
+    H rollback node-agent 1 --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
+    wait_until 90 1 pods_settled "$NS" "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.1.0 &&
+    wait_until 90 1 pods_settled "$NS" "$(sel node-agent)" 3 ghcr.io/acme/node-agent:0.1.0; then
+    pass "$label rollback: back on 0.1.0, every pod Ready ($(($(now_ms) - t)) ms)"
+  else
+    fail "$label rollback" "echo-daemon: $(pod_images "$NS" "$(sel echo-daemon)"); node-agent: $(pod_images "$NS" "$(sel node-agent)")"
+  fi
+
+  # helm test: the chart's test pod (the daemon's image in probe mode) is created, admitted and
+  # run to completion. kwok runs no container: its berth-e2e-helm-test Stage (cluster setup
+  # above) completes pods annotated helm.sh/hook=test, so this checks Helm's test flow and the
+  # pod's admission, not the probe itself (the Docker suite runs the probe for real).
+  t=$(now_ms)
+  if H test echo-daemon --timeout 2m >>"$WORK/helm.log" 2>&1 &&
+    H test node-agent --timeout 2m >>"$WORK/helm.log" 2>&1; then
+    pass "$label test: the test pods of both releases admitted and Succeeded ($(($(now_ms) - t)) ms)"
+  else
+    fail "$label test" "$(tail -n 5 "$WORK/helm.log" | tr '\n' ' ')"
+  fi
+
+  leftovers() {
+    # The namespace's own default ServiceAccount and kube-root-ca.crt ConfigMap are not ours.
+    kc -n "$NS" get "$KINDS" -o json |
+      jq -r '.items[] | select(
+          (.kind == "ServiceAccount" and .metadata.name == "default") or
+          (.kind == "ConfigMap" and .metadata.name == "kube-root-ca.crt") | not)
+        | "\(.kind)/\(.metadata.name)"'
+  }
+  no_leftovers() { [ -z "$(leftovers)" ]; }
+  local before
+  before=$(leftovers | wc -l)
+  [ "$before" -gt 10 ] || fail "$label objects of both releases listed before uninstall" "only $before"
+  t=$(now_ms)
+  if H uninstall echo-daemon --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
+    H uninstall node-agent --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
+    wait_until 90 1 no_leftovers; then
+    pass "$label uninstall: all $before objects of both releases gone from $NS (release secrets, pods, ReplicaSets, revisions, ...) ($(($(now_ms) - t)) ms)"
+  else
+    fail "$label uninstall leaves nothing" "$(leftovers | tr '\n' ' ')"
+  fi
 }
-no_leftovers() { [ -z "$(leftovers)" ]; }
-before=$(leftovers | wc -l)
-[ "$before" -gt 10 ] || fail "objects of both releases listed before uninstall" "only $before"
+
+helm_cycle "helm 3 ($("$HELM" version --short))" "$HELM" helm3-e2e Update
+helm_cycle "helm 4 ($("$HELM4" version --short))" "$HELM4" helm4-e2e Apply
+
+# A release installed by Helm 3 and upgraded by Helm 4 (what a user upgrading their Helm
+# meets): Helm 4's --server-side=auto keeps such a release client-side; the rollout and the
+# rollback to the Helm 3 revision must work.
+phase "helm 3 install, helm 4 upgrade / rollback / uninstall (migration)"
+NS=helm-migrate-e2e
 t=$(now_ms)
-if H uninstall echo-daemon --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
-  H uninstall node-agent --wait --timeout 3m >>"$WORK/helm.log" 2>&1 &&
-  wait_until 90 1 no_leftovers; then
-  pass "helm uninstall: all $before objects of both releases gone from $NS (release secrets, pods, ReplicaSets, revisions, ...) ($(($(now_ms) - t)) ms)"
+if timeout 300 "$HELM" --kube-context "$CTX" -n $NS install echo-daemon "$CHARTS/echo-daemon" --create-namespace --wait --timeout 3m >"$WORK/helm-migrate.log" 2>&1 &&
+  timeout 300 "$HELM4" --kube-context "$CTX" -n $NS upgrade echo-daemon "$CHARTS/echo-daemon" --reuse-values --set image.tag=0.2.0 --wait --timeout 3m >>"$WORK/helm-migrate.log" 2>&1 &&
+  wait_until 90 1 pods_settled $NS "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.2.0 &&
+  timeout 300 "$HELM4" --kube-context "$CTX" -n $NS rollback echo-daemon 1 --wait --timeout 3m >>"$WORK/helm-migrate.log" 2>&1 &&
+  wait_until 90 1 pods_settled $NS "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.1.0 &&
+  timeout 300 "$HELM4" --kube-context "$CTX" -n $NS uninstall echo-daemon --wait --timeout 3m >>"$WORK/helm-migrate.log" 2>&1; then
+  pass "helm 3 release upgraded, rolled back and uninstalled by helm 4 ($(($(now_ms) - t)) ms)"
 else
-  fail "helm uninstall leaves nothing" "$(leftovers | tr '\n' ' ')"
+  fail "helm 3 -> helm 4 migration" "$(tail -n 5 "$WORK/helm-migrate.log" | tr '\n' ' ')"
 fi
 
 # ---- every fixture: server-side validation and chart == manifests --------------------------

@@ -5,20 +5,22 @@
 # (wrapper module around go.etcd.io/etcd/server/v3) and kwok/kwokctl (sigs.k8s.io/kwok); with
 # BUILD_ONLY naming `node`, also kubelet and kube-proxy of the same version.
 #
-# Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin). Go caches live under
+# Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin-$K8S_VERSION: one directory per
+# control-plane version, so versions are built side by side and never replace each other's
+# binaries). Go caches live under
 # /var/cache/berth-e2e/go so a second run is fast. A binary is skipped when its stamp file
 # records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings);
 # tests/e2e/k8s/build.sh --print-bin prints the binaries' directory.
 set -euo pipefail
 
-K8S_VERSION=${K8S_VERSION:-v1.32.13}
+K8S_VERSION=${K8S_VERSION:-v1.37.2}   # a build argument; the newest supported (README)
 ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 # The real node's cluster DNS (tests/e2e/kubelet.sh): a host process, as no image can be pulled.
 COREDNS_VERSION=${COREDNS_VERSION:-v1.12.2}
 
 CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
-BIN=${BERTH_K8S_BIN:-$CACHE/k8s/bin}
+BIN=${BERTH_K8S_BIN:-$CACHE/k8s/bin-$K8S_VERSION}
 WORK=$CACHE/k8s/build
 export GOMODCACHE=${GOMODCACHE_OVERRIDE:-$CACHE/go/mod}
 export GOCACHE=${GOCACHE_OVERRIDE:-$CACHE/go/build}

@@ -86,6 +86,18 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{/*
+Labels of the helm test pod: its own name and component, so no workload selector matches it.
+*/}}
+{{- define "berth.testPodLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-test" (include "berth.name" .) | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+app.kubernetes.io/version: {{ include "berth.version" . | quote }}
+app.kubernetes.io/component: test
+app.kubernetes.io/part-of: {{ include "berth.name" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+{{- end }}
+
+{{/*
 Labels of the pod template: every common label except helm.sh/chart, so a chart upgrade
 alone does not roll the pods.
 */}}
@@ -200,6 +212,8 @@ linterAnnotations.enabled is false.
 {{- range .Values.volumes }}{{ if .hostPath }}{{ $hostPath = true }}{{ end }}{{ end }}
 {{- $secretEnv := false }}
 {{- range .Values.env }}{{ if and .valueFrom (hasKey (default (dict) .valueFrom) "secretKeyRef") }}{{ $secretEnv = true }}{{ end }}{{ end }}
+{{- $req := default dict (default dict .Values.resources).requests }}
+{{- $lim := default dict (default dict .Values.resources).limits }}
 {{- $_ := set $out "checkov.io/skip1" "CKV_K8S_21=the namespace is chosen at apply time (kubectl -n, helm -n)" }}
 {{- if ne .Values.image.pullPolicy "Always" }}
 {{- $_ := set $out "checkov.io/skip2" "CKV_K8S_15=pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry" }}
@@ -232,22 +246,78 @@ linterAnnotations.enabled is false.
 {{- $_ := set $out "checkov.io/skip7" "CKV_K8S_35=secret environment variables declared in berth.yaml (env)" }}
 {{- end }}
 {{- $_ := set $out "checkov.io/skip8" "CKV2_K8S_6=the daemon traffic is not known to berth; add a NetworkPolicy for your cluster" }}
+{{- if not .Values.security.readOnlyRootFilesystem }}
+{{- $_ := set $out "checkov.io/skip9" "CKV_K8S_22=a writable root file system is requested in berth.yaml (security.readOnlyRootFilesystem: false)" }}
+{{- end }}
+{{- if eq (.Values.security.runAsUser | int64) 0 }}
+{{- $_ := set $out "checkov.io/skip12" (print "CKV_K8S_23=runAsUser " (.Values.security.runAsUser | int64) " (runAsGroup and fsGroup follow it) is set in berth.yaml (security.runAsUser)") }}
+{{- end }}
+{{- if lt (.Values.security.runAsUser | int64) 10000 }}
+{{- $_ := set $out "checkov.io/skip13" (print "CKV_K8S_40=runAsUser " (.Values.security.runAsUser | int64) " (runAsGroup and fsGroup follow it) is set in berth.yaml (security.runAsUser)") }}
+{{- end }}
+{{- if has "SYS_ADMIN" (.Values.security.capabilities | default list) }}
+{{- $_ := set $out "checkov.io/skip14" "CKV_K8S_39=SYS_ADMIN is added in berth.yaml (security.capabilities)" }}
+{{- end }}
+{{- if and (or $req $lim) (not (hasKey $req "cpu")) }}
+{{- $_ := set $out "checkov.io/skip15" "CKV_K8S_10=requests.cpu is not set in berth.yaml, which sets other resources (resources)" }}
+{{- end }}
+{{- if and (or $req $lim) (not (hasKey $lim "cpu")) }}
+{{- $_ := set $out "checkov.io/skip16" "CKV_K8S_11=limits.cpu is not set in berth.yaml, which sets other resources (resources)" }}
+{{- end }}
+{{- if and (or $req $lim) (not (hasKey $req "memory")) }}
+{{- $_ := set $out "checkov.io/skip17" "CKV_K8S_12=requests.memory is not set in berth.yaml, which sets other resources (resources)" }}
+{{- end }}
+{{- if and (or $req $lim) (not (hasKey $lim "memory")) }}
+{{- $_ := set $out "checkov.io/skip18" "CKV_K8S_13=limits.memory is not set in berth.yaml, which sets other resources (resources)" }}
+{{- end }}
 {{- if and (eq .Values.workload "Deployment") .Values.topologySpread.enabled }}
 {{- $_ := set $out "ignore-check.kube-linter.io/no-anti-affinity" "pods are spread across nodes by topologySpreadConstraints" }}
 {{- end }}
 {{- if $hostPath }}
 {{- $_ := set $out "ignore-check.kube-linter.io/sensitive-host-mounts" "hostPath volumes requested in berth.yaml (volumes)" }}
 {{- end }}
-{{- $list14 := list }}
-{{- $list14 = append $list14 "container-ephemeral-storage-request-and-limit" }}
+{{- $list22 := list }}
+{{- $list22 = append $list22 "container-ephemeral-storage-request-and-limit" }}
 {{- if ne .Values.image.pullPolicy "Always" }}
-{{- $list14 = append $list14 "container-image-pull-policy" }}
+{{- $list22 = append $list22 "container-image-pull-policy" }}
 {{- end }}
-{{- $list14 = append $list14 "pod-networkpolicy" }}
+{{- $list22 = append $list22 "pod-networkpolicy" }}
 {{- if and (eq .Values.workload "Deployment") .Values.topologySpread.enabled }}
-{{- $list14 = append $list14 "deployment-has-host-podantiaffinity" }}
+{{- $list22 = append $list22 "deployment-has-host-podantiaffinity" }}
 {{- end }}
-{{- $_ := set $out "kube-score/ignore" (join "," $list14) }}
+{{- if not .Values.security.readOnlyRootFilesystem }}
+{{- $list22 = append $list22 "container-security-context-readonlyrootfilesystem" }}
+{{- end }}
+{{- if lt (.Values.security.runAsUser | int64) 10000 }}
+{{- $list22 = append $list22 "container-security-context-user-group-id" }}
+{{- end }}
+{{- if and (or $req $lim) (not (and (hasKey $req "cpu") (hasKey $lim "cpu") (hasKey $req "memory") (hasKey $lim "memory"))) }}
+{{- $list22 = append $list22 "container-resources" }}
+{{- end }}
+{{- if and (eq .Values.workload "Deployment") (lt (.Values.replicas | int64) 2) }}
+{{- $list22 = append $list22 "deployment-replicas" }}
+{{- end }}
+{{- $_ := set $out "kube-score/ignore" (join "," $list22) }}
+{{- $_ := set $out "kube-score.berth.io/container-ephemeral-storage-request-and-limit" "berth.yaml has no ephemeral-storage setting; the daemon writes to its volumes, not its root file system" }}
+{{- if ne .Values.image.pullPolicy "Always" }}
+{{- $_ := set $out "kube-score.berth.io/container-image-pull-policy" "pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry" }}
+{{- end }}
+{{- $_ := set $out "kube-score.berth.io/pod-networkpolicy" "the daemon traffic is not known to berth; add a NetworkPolicy for your cluster" }}
+{{- if and (eq .Values.workload "Deployment") .Values.topologySpread.enabled }}
+{{- $_ := set $out "kube-score.berth.io/deployment-has-host-podantiaffinity" "pods are spread across nodes by topologySpreadConstraints" }}
+{{- end }}
+{{- if not .Values.security.readOnlyRootFilesystem }}
+{{- $_ := set $out "kube-score.berth.io/container-security-context-readonlyrootfilesystem" "a writable root file system is requested in berth.yaml (security.readOnlyRootFilesystem: false)" }}
+{{- end }}
+{{- if lt (.Values.security.runAsUser | int64) 10000 }}
+{{- $_ := set $out "kube-score.berth.io/container-security-context-user-group-id" (print "runAsUser " (.Values.security.runAsUser | int64) " (runAsGroup and fsGroup follow it) is set in berth.yaml (security.runAsUser)") }}
+{{- end }}
+{{- if and (or $req $lim) (not (and (hasKey $req "cpu") (hasKey $lim "cpu") (hasKey $req "memory") (hasKey $lim "memory"))) }}
+{{- $_ := set $out "kube-score.berth.io/container-resources" "berth.yaml sets resources only in part (resources)" }}
+{{- end }}
+{{- if and (eq .Values.workload "Deployment") (lt (.Values.replicas | int64) 2) }}
+{{- $_ := set $out "kube-score.berth.io/deployment-replicas" (print "replicas: " (.Values.replicas | int64) " is set in berth.yaml") }}
+{{- end }}
 {{- if ne .Values.image.pullPolicy "Always" }}
 {{- $_ := set $out "polaris.fairwinds.com/pullPolicyNotAlways-exempt" "true" }}
 {{- end }}
@@ -280,6 +350,11 @@ checkov.io/skip11: CKV_K8S_9=a one-shot helm test pod has no readiness probe
 {{- $list6 = append $list6 "pod-networkpolicy" }}
 {{- $list6 = append $list6 "pod-probes" }}
 kube-score/ignore: {{ join "," $list6 }}
+{{- if ne .Values.image.pullPolicy "Always" }}
+kube-score.berth.io/container-image-pull-policy: pull policy IfNotPresent is deliberate; the image is pinned and Always ties every pod start to the registry
+{{- end }}
+kube-score.berth.io/pod-networkpolicy: the daemon traffic is not known to berth; add a NetworkPolicy for your cluster
+kube-score.berth.io/pod-probes: a one-shot helm test pod has no liveness or readiness probe
 {{- if ne .Values.image.pullPolicy "Always" }}
 polaris.fairwinds.com/pullPolicyNotAlways-exempt: "true"
 {{- end }}

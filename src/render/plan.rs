@@ -46,6 +46,10 @@ pub const COMPONENT: &str = "daemon";
 pub const MANAGED_BY: &str = "berth";
 /// `imagePullPolicy` of the daemon's container (the chart's default).
 pub const PULL_POLICY: &str = "IfNotPresent";
+/// The pull policies the chart's `image.pullPolicy` accepts.
+pub const PULL_POLICIES: &[&str] = &[PULL_POLICY, "Always", "Never"];
+/// distroless' `nonroot` user: the UID the `helm test` pod runs as when the daemon runs as root.
+pub const NONROOT_UID: i64 = 65532;
 /// `revisionHistoryLimit` of both workload kinds.
 pub const REVISION_HISTORY_LIMIT: u32 = 10;
 
@@ -265,8 +269,11 @@ pub struct Spread {
 pub const SPREAD: Spread = Spread {
     max_skew: 1,
     topology_key: "kubernetes.io/hostname",
-    when_unsatisfiable: "ScheduleAnyway",
+    when_unsatisfiable: WHEN_UNSATISFIABLE[0],
 };
+
+/// The `whenUnsatisfiable` choices of a spread constraint ([`SPREAD`] takes the first).
+pub const WHEN_UNSATISFIABLE: &[&str] = &["ScheduleAnyway", "DoNotSchedule"];
 
 /// `maxUnavailable` of the PodDisruptionBudget (a Deployment with more than one replica).
 pub const PDB_MAX_UNAVAILABLE: u32 = 1;

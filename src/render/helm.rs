@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::plan;
 use super::{FileSet, RenderError, Target, assets, template};
-use crate::spec::{EnvSource, Spec, VolumeSource, WorkloadKind};
+use crate::spec::{Spec, WorkloadKind};
 use crate::yaml;
 use values::Node;
 
@@ -230,17 +230,12 @@ struct ReadmeContext<'a> {
     metrics: bool,
     config: bool,
     config_reload: bool,
-    host_network: bool,
-    host_pid: bool,
-    host_path: bool,
     capabilities: Vec<String>,
-    secret_env: bool,
-    digest: bool,
     exposed_ports: Vec<String>,
     binary: String,
     rows: Vec<ReadmeRow>,
-    /// Table rows of the exemptions the description's own settings cause (plan::stated_exemptions).
-    declared: Vec<String>,
+    exemptions: Vec<plan::ExemptionRow>,
+    nonroot_uid: i64,
 }
 
 fn readme_rows(tree: &[(&str, &str, Node<'_>)], prefix: &str, rows: &mut Vec<ReadmeRow>) {
@@ -337,28 +332,21 @@ fn readme(spec: &Spec, tree: &[(&str, &str, Node<'_>)]) -> Result<String, Render
         metrics: spec.metrics.enabled,
         config: spec.config.is_some(),
         config_reload: spec.config.as_ref().is_some_and(|c| c.reload),
-        host_network: spec.host.network,
-        host_pid: spec.host.pid,
-        host_path: spec
-            .volumes
-            .iter()
-            .any(|v| matches!(v.source, VolumeSource::HostPath(_))),
         capabilities: spec.security.capabilities.clone(),
-        secret_env: spec
-            .env
-            .iter()
-            .any(|e| matches!(e.value, EnvSource::Secret { .. })),
-        digest: spec.image.digest.is_some(),
         exposed_ports: spec
             .exposed_ports()
             .map(|p| format!("{} {}/{}", p.name, p.port, p.protocol.as_str()))
             .collect(),
         binary: spec.binary_path(),
         rows,
-        declared: plan::stated_exemptions(spec)
+        exemptions: plan::exemption_table(spec)
             .into_iter()
-            .map(|(what, reason)| format!("| {what} | workload | {reason} | yes |"))
+            .map(|row| plan::ExemptionRow {
+                why: cell(&row.why),
+                ..row
+            })
             .collect(),
+        nonroot_uid: plan::NONROOT_UID,
     };
     template::render(&assets::TEMPLATES, README_TEMPLATE, &context)
 }

@@ -652,6 +652,8 @@ fn chart_templates_take_every_constant_from_the_plan() {
         constants.extend(row.reason);
     }
     constants.push(plan::KUBE_SCORE_REASON_PREFIX);
+    let uid = plan::NONROOT_UID.to_string();
+    constants.push(&uid);
     let files = static_files().unwrap();
     assert!(files.iter().any(|(p, _)| p == "templates/workload.yaml"));
     for (path, text) in files {

@@ -125,6 +125,7 @@ pub fn template_for(
         )
     };
     let (requests, limits) = spec::Resources::starting_values_text();
+    use berth_sidecar::contract as c;
     format!(
         "# yaml-language-server: $schema={SCHEMA_URL}
 # berth description of {name}: `berth validate` checks it, `berth generate` writes the
@@ -144,14 +145,14 @@ ports:
     # protocol: TCP               # TCP | UDP
     # expose: true                # include in the Service
 
-# berth-sidecar serves /livez, /readyz, /startupz and /metrics on this port.
+# berth-sidecar serves {livez}, {readyz}, {startupz} and {metrics} on this port.
 health:
   port: 9090
   startupTimeout: 60s
 
 # On SIGTERM readiness fails at once and the daemon keeps serving for preStopDelay while
 # load balancers catch up; in-flight work then gets drainTimeout before a forced stop.
-# Stop budget on every target: preStopDelay + drainTimeout + 5s.
+# Stop budget on every target: preStopDelay + drainTimeout + {margin}s.
 shutdown:
   preStopDelay: 5s
   drainTimeout: 20s
@@ -191,7 +192,12 @@ systemd:
   user: \"\"                        # empty: DynamicUser=yes
   restart: on-failure             # always | on-failure | no
   watchdog: 30s                   # 0s disables
-"
+",
+        livez = c::PATH_LIVEZ,
+        readyz = c::PATH_READYZ,
+        startupz = c::PATH_STARTUPZ,
+        metrics = c::PATH_METRICS,
+        margin = c::STOP_MARGIN.as_secs(),
     )
 }
 

@@ -619,11 +619,9 @@ fn static_chart_spec() -> Spec {
     spec
 }
 
-/// The chart's own templates spell none of the plan's constants: they include the generated
-/// `templates/_plan.tpl` (kept current by `static_chart_matches_the_generator`) instead, so a
-/// constant changed in Rust cannot leave a stale copy in the chart.
-#[test]
-fn chart_templates_take_every_constant_from_the_plan() {
+/// The constants of the plan and the runtime contract that neither a chart template nor a doc
+/// comment of the values may spell: each has one definition in Rust.
+fn plan_constants() -> Vec<String> {
     use berth_sidecar::contract as c;
     let mut constants: Vec<&str> = vec![
         c::ENV_ADMIN_ADDR,
@@ -652,8 +650,56 @@ fn chart_templates_take_every_constant_from_the_plan() {
         constants.extend(row.reason);
     }
     constants.push(plan::KUBE_SCORE_REASON_PREFIX);
-    let uid = plan::NONROOT_UID.to_string();
-    constants.push(&uid);
+    let mut owned: Vec<String> = constants.into_iter().map(str::to_owned).collect();
+    owned.push(plan::NONROOT_UID.to_string());
+    owned
+}
+
+/// The doc comments of [`values::Values`] name the plan's constants as placeholders, so a
+/// constant re-typed in a doc comment fails here.
+#[test]
+fn values_docs_take_every_constant_from_the_plan() {
+    fn descriptions<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    match child {
+                        Value::String(d) if k == "description" => out.push(d),
+                        other => descriptions(other, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|c| descriptions(c, out)),
+            _ => {}
+        }
+    }
+    let schema = values::derived_schema();
+    let mut docs = Vec::new();
+    descriptions(&schema, &mut docs);
+    assert!(docs.len() > 60, "only {} descriptions", docs.len());
+    // The placeholders themselves (`{NODE_NAME_ENV}`) are names, not the constants.
+    let blank: Vec<(&str, String)> = values::placeholders(&sample(WorkloadKind::Deployment))
+        .into_iter()
+        .map(|(name, _)| (name, String::new()))
+        .collect();
+    let docs: Vec<String> = docs.iter().map(|d| values::expand(d, &blank)).collect();
+    for constant in plan_constants() {
+        for doc in &docs {
+            assert!(
+                !doc.contains(constant.as_str()),
+                "a doc comment of Values spells {constant:?}: use its placeholder\n{doc}"
+            );
+        }
+    }
+}
+
+/// The chart's own templates spell none of the plan's constants: they include the generated
+/// `templates/_plan.tpl` (kept current by `static_chart_matches_the_generator`) instead, so a
+/// constant changed in Rust cannot leave a stale copy in the chart.
+#[test]
+fn chart_templates_take_every_constant_from_the_plan() {
+    let owned = plan_constants();
+    let constants: Vec<&str> = owned.iter().map(String::as_str).collect();
     let files = static_files().unwrap();
     assert!(files.iter().any(|(p, _)| p == "templates/workload.yaml"));
     for (path, text) in files {

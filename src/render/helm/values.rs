@@ -871,7 +871,7 @@ pub(super) fn expand(text: &str, table: &[(&'static str, String)]) -> String {
 
 /// The schema of [`Values`] as schemars derives it (draft-07, every subschema inline), with
 /// the doc comments' placeholders still in the descriptions.
-fn derived_schema() -> Value {
+pub(super) fn derived_schema() -> Value {
     let generator = SchemaSettings::draft07()
         .with(|s| s.inline_subschemas = true)
         .for_deserialize()

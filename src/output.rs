@@ -189,6 +189,28 @@ pub enum OutputError {
     },
 }
 
+impl OutputError {
+    /// What to do about a file-system condition a person can fix (no space, a read-only file
+    /// system, permissions), saying first whether the directory was left as it was.
+    pub fn hint(&self) -> Option<&'static str> {
+        let os = std::iter::successors(Some(self as &dyn std::error::Error), |e| e.source())
+            .find_map(|e| e.downcast_ref::<io::Error>())
+            .and_then(io::Error::raw_os_error)?;
+        let unchanged = !matches!(self, OutputError::RollbackFailed { .. });
+        Some(match (os, unchanged) {
+            (28 | 122, true) => "nothing was changed; free some space on that file system",
+            (28 | 122, false) => "free some space on that file system",
+            (30, true) => {
+                "nothing was changed; the file system is mounted read-only: write elsewhere with -o DIR"
+            }
+            (30, false) => "the file system is mounted read-only: write elsewhere with -o DIR",
+            (1 | 13, true) => "nothing was changed; check the directory's owner and permissions",
+            (1 | 13, false) => "check the directory's owner and permissions",
+            _ => return None,
+        })
+    }
+}
+
 fn hand_edited_message(out: &Path, files: &[(String, Edit)]) -> String {
     let mut message = format!(
         "refusing to overwrite or remove {} file{} in {} that berth did not write or that were edited since:",

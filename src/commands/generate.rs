@@ -127,9 +127,14 @@ fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
                 chain(&e),
                 out.display(),
             ))
-            .with_hint(format!(
-                "fix the cause and run berth generate again (the journal {} is kept until then)",
-                output::JOURNAL_FILE
+            .with_hint(e.hint().map_or_else(
+                || {
+                    format!(
+                        "fix the cause and run berth generate again (the journal {} is kept until then)",
+                        output::JOURNAL_FILE
+                    )
+                },
+                str::to_owned,
             )));
         }
     }

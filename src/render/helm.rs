@@ -236,6 +236,7 @@ struct ReadmeContext<'a> {
     rows: Vec<ReadmeRow>,
     exemptions: Vec<plan::ExemptionRow>,
     nonroot_uid: i64,
+    stop_margin: u64,
 }
 
 fn readme_rows(tree: &[(&str, &str, Node<'_>)], prefix: &str, rows: &mut Vec<ReadmeRow>) {
@@ -347,6 +348,7 @@ fn readme(spec: &Spec, tree: &[(&str, &str, Node<'_>)]) -> Result<String, Render
             })
             .collect(),
         nonroot_uid: plan::NONROOT_UID,
+        stop_margin: c::STOP_MARGIN.as_secs(),
     };
     template::render(&assets::TEMPLATES, README_TEMPLATE, &context)
 }

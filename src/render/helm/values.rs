@@ -879,10 +879,11 @@ pub(super) fn derived_schema() -> Value {
     generator.into_root_schema_for::<Values>().to_value()
 }
 
-/// `values.schema.json` of `spec`: [`derived_schema`] made self-contained and readable for
-/// Helm. Every description expanded and on one line; integer `format`s (schemars' Rust
-/// widths), `default`s, `null` (an `Option`) and `additionalProperties: true` dropped; `description` and `type`
-/// first in every schema; `global` allowed at the top.
+/// `values.schema.json` of `spec`: [`derived_schema`] made readable for Helm. Every
+/// description expanded and on one line; integer `format`s (schemars' Rust widths),
+/// `default`s, `null` (an `Option`) and `additionalProperties: true` dropped; `description`
+/// and `type` first in every schema; `global` allowed at the top. Self-contained: every
+/// subschema is inline, so there is no `$ref` at all.
 pub(super) fn schema(spec: &Spec) -> Value {
     let table = placeholders(spec);
     let mut schema = derived_schema();

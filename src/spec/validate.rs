@@ -709,9 +709,11 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
 
     let (ports, port_positions) = resolve_ports(cx, &top, health.port, health_port_pos);
 
+    // The runtime's own defaults, so a description without `shutdown` and a daemon started
+    // without the environment agree.
     let mut shutdown = Shutdown {
-        pre_stop_delay: Duration::from_secs(5),
-        drain_timeout: Duration::from_secs(20),
+        pre_stop_delay: berth_sidecar::contract::DEFAULT_PRE_STOP_DELAY.into(),
+        drain_timeout: berth_sidecar::contract::DEFAULT_DRAIN_TIMEOUT.into(),
     };
     if let Some(s) = top
         .get("shutdown")

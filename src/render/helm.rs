@@ -10,7 +10,7 @@
 //!   objects, so `helm lint` / `install` / `template` reject a wrong type or a misspelt key;
 //! - `README.md`, from `templates/helm/README.md.j2`, with a table of every value.
 //!
-//! All three come from one type, [`values::Values`] (serde + schemars, a doc comment per key),
+//! All three come from one type, `values::Values` (serde + schemars, a doc comment per key),
 //! so a key cannot be documented, typed or defaulted in one place and forgotten in another.
 
 use std::collections::BTreeMap;

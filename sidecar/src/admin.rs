@@ -310,6 +310,20 @@ mod tests {
         (status, String::from_utf8(body.to_vec()).unwrap())
     }
 
+    /// A sidecar (admin port, no signals) whose readiness check `db` always fails.
+    async fn failing_db() -> Sidecar {
+        Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .check(
+                Check::readiness("db", || async { Err::<(), _>("connection refused") })
+                    .failure_threshold(1),
+            )
+            .start()
+            .await
+            .unwrap()
+    }
+
     #[test]
     fn only_plain_probe_gets_skip_the_router() {
         let req = |method: Method, uri: &str, body: &'static str| {
@@ -348,16 +362,7 @@ mod tests {
     /// The fast path answers exactly what the router answers.
     #[tokio::test(start_paused = true)]
     async fn fast_path_and_router_agree() {
-        let sidecar = Sidecar::builder()
-            .admin_addr("127.0.0.1:0")
-            .signals(false)
-            .check(
-                Check::readiness("db", || async { Err::<(), _>("connection refused") })
-                    .failure_threshold(1),
-            )
-            .start()
-            .await
-            .unwrap();
+        let sidecar = failing_db().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         let admin = sidecar.handle().admin_state();
         let app = router(admin.clone());
@@ -388,16 +393,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn endpoints_render_kube_style() {
-        let sidecar = Sidecar::builder()
-            .admin_addr("127.0.0.1:0")
-            .signals(false)
-            .check(
-                Check::readiness("db", || async { Err::<(), _>("connection refused") })
-                    .failure_threshold(1),
-            )
-            .start()
-            .await
-            .unwrap();
+        let sidecar = failing_db().await;
         let app = router(sidecar.handle().admin_state());
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(call(&app, "/livez").await, (StatusCode::OK, "ok".into()));

@@ -185,6 +185,24 @@ impl KeepAlive {
         })
     }
 
+    /// Waits at most `limit` for the server to close the connection, sending nothing (a
+    /// request would restart the server's idle timer); whether it closed.
+    pub fn closed_by_server_within(&mut self, limit: Duration) -> bool {
+        let stream = self.stream.get_mut();
+        let _ = stream.set_read_timeout(Some(limit.max(Duration::from_millis(1))));
+        let mut byte = [0u8; 1];
+        let closed = match stream.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false, // the server sent something instead
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        closed
+    }
+
     pub fn get(&mut self, path: &str) -> std::io::Result<Response> {
         write!(
             self.stream.get_mut(),

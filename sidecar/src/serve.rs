@@ -443,6 +443,20 @@ fn spawn_connection(
                 _ = tokio::time::sleep_until(grace) => {}
             }
         }
+        // A request may be waiting in the socket buffer while the reactor has not reported
+        // it yet (this task can run first when the token fires): hyper would then take the
+        // connection for idle and close it unread (HTTP/1 `disable_keep_alive` closes an idle
+        // connection without reading). Let the reactor run — `yield_now` resumes this task
+        // only after the driver was polled — and poll the connection once, so such a request
+        // is read and dispatched: in flight, answered with `Connection: close`. A head that
+        // is still incomplete is not waited for (a slowloris would hold the drain).
+        tokio::task::yield_now().await;
+        tokio::select! {
+            biased;
+            _ = conn.as_mut() => return,
+            _ = stopped.cancelled() => return,
+            _ = std::future::ready(()) => {}
+        }
         // HTTP/1: no keep-alive (an idle connection closes here); HTTP/2: GOAWAY; a
         // connection that sent nothing yet: closed.
         conn.as_mut().graceful_shutdown();
@@ -722,6 +736,75 @@ mod tests {
         ] {
             let (_, closed) = read_to_close(conn, Duration::from_secs(1)).await;
             assert!(closed, "the {name} connection is still open");
+        }
+    }
+
+    /// #16: with no pre-stop delay, a request already waiting in the socket buffer of an idle
+    /// keep-alive connection when the listener closes is read and answered (with
+    /// `Connection: close`), not dropped with the connection. The requests are written after
+    /// the shutdown token fired and before any connection task ran again (one thread, the
+    /// client is the token's first waiter), so the reactor has not reported them yet: what
+    /// the benchmark's stop under load hit on a single worker.
+    #[tokio::test(flavor = "current_thread")]
+    async fn requests_waiting_unreported_in_the_socket_at_shutdown_are_answered() {
+        const CONNECTIONS: usize = 16;
+        const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (sidecar, addr) = app_sidecar(
+            Sidecar::builder()
+                .pre_stop_delay(Duration::ZERO)
+                .drain_timeout(Duration::from_secs(3)),
+        )
+        .await;
+        let token = sidecar.handle().shutdown_token();
+        let (conns_tx, conns_rx) = tokio::sync::oneshot::channel::<Vec<TcpStream>>();
+        let client = tokio::spawn(async move {
+            let cancelled = token.cancelled();
+            tokio::pin!(cancelled);
+            // Registered now, before any connection exists: the first waiter woken.
+            tokio::select! {
+                biased;
+                _ = cancelled.as_mut() => panic!("shut down too early"),
+                _ = std::future::ready(()) => {}
+            }
+            let mut conns = conns_rx.await.unwrap();
+            cancelled.await;
+            for conn in &conns {
+                assert_eq!(conn.try_write(REQUEST).unwrap(), REQUEST.len());
+            }
+            let mut answers = Vec::new();
+            for conn in &mut conns {
+                answers.push(read_to_close(conn, Duration::from_secs(2)).await);
+            }
+            answers
+        });
+        tokio::task::yield_now().await; // the client waits on the token
+        let mut conns = Vec::new();
+        for _ in 0..CONNECTIONS {
+            let mut conn = TcpStream::connect(addr).await.unwrap();
+            conn.write_all(REQUEST).await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !got.ends_with(b"hello") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed before the first response");
+                got.extend_from_slice(&buf[..n]);
+            }
+            conns.push(conn); // idle keep-alive now
+        }
+        conns_tx.send(conns).unwrap();
+        sidecar.shutdown();
+        assert_eq!(sidecar.run().await, Exit::Clean);
+        let answers = client.await.unwrap();
+        let lost = answers
+            .iter()
+            .filter(|(bytes, _)| !bytes.starts_with(b"HTTP/1.1 200"))
+            .count();
+        assert_eq!(lost, 0, "{lost} of {CONNECTIONS} requests got no response");
+        for (bytes, closed) in answers {
+            let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+            assert!(text.contains("connection: close"), "{text}");
+            assert!(text.ends_with("hello"), "{text}");
+            assert!(closed, "the connection stayed open after its last response");
         }
     }
 

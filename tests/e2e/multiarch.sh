@@ -186,8 +186,9 @@ DIST_CREATED+=("$DIST")
 declare -A BUILD_ENV=(
   [linux/amd64]=""
   # Debian's Rust 1.96 with its std source; RUSTC_BOOTSTRAP enables -Zbuild-std on a stable
-  # compiler; the unstable table of Cargo's config comes from CARGO_UNSTABLE_*.
-  [linux/arm64]="CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort"
+  # compiler; the unstable table of Cargo's config comes from CARGO_UNSTABLE_*. The target
+  # directory is the Windows suite's (lib/common.sh BUILD_STD_TARGET_DIR).
+  [linux/arm64]="CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort CARGO_TARGET_DIR=$BUILD_STD_TARGET_DIR"
 )
 PLATFORMS=()
 while IFS= read -r entry; do

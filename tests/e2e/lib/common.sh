@@ -9,6 +9,11 @@
 
 # Long-lived caches (base images' root file systems, dockerd's log) live outside the repo.
 BERTH_E2E_CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
+# The one target directory of the -Zbuild-std builds with Debian's rustc: the Windows .exe
+# (windows/env.sh) and the arm64 binary (multiarch.sh). Each target's std and crates have their
+# own directory in it, the host side (proc macros, build scripts, release profile) is built
+# once for both.
+BUILD_STD_TARGET_DIR=${BUILD_STD_TARGET_DIR:-$BERTH_E2E_CACHE/build-std/target}
 
 # Debian's docker.io client: /usr/local/bin/docker (if any) has no buildx plugin, so with
 # DOCKER_BUILDKIT=1 it refuses to build, and without it the legacy builder rejects

@@ -18,7 +18,7 @@
 //! let tar = layer.into_tar();
 //! let blob = layout.write_blob(&berth::image::gzip(&tar)?)?;
 //! println!("layer sha256:{} (diff_id sha256:{})", blob.hex, berth::output::sha256_hex(&tar));
-//! # Ok::<(), berth::image::ImageError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::BTreeSet;

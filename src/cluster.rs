@@ -5,7 +5,7 @@
 //!   in-cluster service account) and checks that the API server answers.
 //! - [`apply`] server-side applies the typed objects of [`crate::render::k8s::objects`] (the
 //!   objects of `k8s/<name>.yaml`, not re-parsed text) with field manager `berth`.
-//! - [`rollout`] and [`pod_problems`] read the workload's rollout status and why pods are not
+//! - [`rollout()`](fn@rollout) and [`pod_problems`] read the workload's rollout status and why pods are not
 //!   Ready; the logic itself is pure and lives in [`rollout`](mod@rollout).
 
 pub mod rollout;

@@ -180,7 +180,7 @@ resources:
 #   reload: true
 {scheduling}
 security:
-  runAsUser: 65532                # distroless nonroot
+  runAsUser: {uid}                # distroless nonroot
   readOnlyRootFilesystem: true
   capabilities: []                # e.g. [NET_BIND_SERVICE]; all others are dropped
 
@@ -198,6 +198,7 @@ systemd:
         startupz = c::PATH_STARTUPZ,
         metrics = c::PATH_METRICS,
         margin = c::STOP_MARGIN.as_secs(),
+        uid = rules::NONROOT_UID,
     )
 }
 

@@ -48,8 +48,9 @@ pub const MANAGED_BY: &str = "berth";
 pub const PULL_POLICY: &str = "IfNotPresent";
 /// The pull policies the chart's `image.pullPolicy` accepts.
 pub const PULL_POLICIES: &[&str] = &[PULL_POLICY, "Always", "Never"];
-/// distroless' `nonroot` user: the UID the `helm test` pod runs as when the daemon runs as root.
-pub const NONROOT_UID: i64 = 65532;
+/// distroless' `nonroot` user: the UID the `helm test` pod runs as when the daemon runs as root
+/// (the description's default `runAsUser`).
+pub use crate::spec::rules::NONROOT_UID;
 /// `revisionHistoryLimit` of both workload kinds.
 pub const REVISION_HISTORY_LIMIT: u32 = 10;
 

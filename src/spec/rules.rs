@@ -418,6 +418,8 @@ pub const PORT_MIN: u16 = 1;
 pub const PORT_MAX: u16 = 65535;
 /// The highest user id Kubernetes accepts (`runAsUser` is an int32).
 pub const MAX_UID: i64 = i32::MAX as i64;
+/// The default `security.runAsUser`: distroless' `nonroot` user.
+pub const NONROOT_UID: i64 = 65532;
 /// The durations berth accepts (`500ms`, `1m30s`, `0`), the grammar of
 /// `berth_sidecar::contract::parse_duration`, as a JSON Schema pattern: both schemas use it.
 pub const DURATION_PATTERN: &str =

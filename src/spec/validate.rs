@@ -1785,7 +1785,7 @@ fn resolve_toleration(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Tolera
 
 fn resolve_security(cx: &mut Cx<'_>, node: Option<&Node>) -> Security {
     let mut out = Security {
-        run_as_user: 65532,
+        run_as_user: rules::NONROOT_UID,
         run_as_root: false,
         read_only_root_filesystem: true,
         capabilities: Vec::new(),
@@ -1826,8 +1826,8 @@ fn resolve_security(cx: &mut Cx<'_>, node: Option<&Node>) -> Security {
             cx.err(
                     n.pos,
                     "security.runAsUser: 0 is root, which needs runAsRoot: true",
-                    "a non-zero user id, e.g. 65532",
-                    Some("run as an unprivileged user (65532 is distroless' nonroot), or set security.runAsRoot: true".into()),
+                    &format!("a non-zero user id, e.g. {}", rules::NONROOT_UID),
+                    Some(format!("run as an unprivileged user ({} is distroless' nonroot), or set security.runAsRoot: true", rules::NONROOT_UID)),
                 );
         } else {
             if uid != 0 && out.run_as_root {

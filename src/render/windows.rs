@@ -34,6 +34,16 @@ const NODE_NAME_FIELD: &str = "spec.nodeName";
 /// The install script, relative to the output directory.
 pub const INSTALL_SCRIPT: &str = "windows/install.cmd";
 
+/// The Rust target the Windows service is built for (MinGW: links with
+/// `x86_64-w64-mingw32-gcc`, so it cross-compiles from Linux; the CI workflow and the Windows
+/// end-to-end suite build it).
+pub const RUST_TARGET: &str = "x86_64-pc-windows-gnu";
+
+/// The linker of [`RUST_TARGET`] and the Debian/Ubuntu package that has it.
+pub const LINKER: &str = "x86_64-w64-mingw32-gcc";
+/// See [`LINKER`].
+pub const LINKER_PACKAGE: &str = "gcc-mingw-w64-x86-64";
+
 /// Where the scripts register the service's event source (a subkey named after the service).
 pub const EVENT_LOG_KEY: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application";
 
@@ -131,6 +141,7 @@ struct Context {
     event_types: u32,
     admin_port: u16,
     ports: Vec<u16>,
+    rust_target: &'static str,
 }
 
 impl Context {
@@ -266,6 +277,7 @@ impl Context {
             event_types: EVENT_TYPES_SUPPORTED,
             admin_port: spec.health.port,
             ports: spec.ports.iter().map(|p| p.port).collect(),
+            rust_target: RUST_TARGET,
         }
     }
 }

@@ -195,6 +195,9 @@ mod tests {
         assert_eq!(cut.chars().count(), MAX_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(truncate("short"), "short");
-        assert_eq!(wide("a\0b"), vec![u16::from(b'a'), 0xFFFD, u16::from(b'b'), 0]);
+        assert_eq!(
+            wide("a\0b"),
+            vec![u16::from(b'a'), 0xFFFD, u16::from(b'b'), 0]
+        );
     }
 }

@@ -198,7 +198,9 @@ mod tests {
         let w = workflow(&spec);
         assert!(w.contains("\n  windows:\n    runs-on: ubuntu-24.04\n"));
         assert!(w.contains("      WINDOWS_TARGET: x86_64-pc-windows-gnu\n"));
-        assert!(w.contains("          CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER: x86_64-w64-mingw32-gcc\n"));
+        assert!(w.contains(
+            "          CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER: x86_64-w64-mingw32-gcc\n"
+        ));
         assert!(w.contains(
             "        run: cargo build --release --locked --target \"$WINDOWS_TARGET\" -p echo-daemon --bin echo-daemon --features tls\n"
         ));
@@ -210,7 +212,10 @@ mod tests {
 
         spec.windows.enabled = false;
         let w = workflow(&spec);
-        assert!(!w.contains("windows"), "no Windows job without the target:\n{w}");
+        assert!(
+            !w.contains("windows"),
+            "no Windows job without the target:\n{w}"
+        );
     }
 
     #[test]

@@ -144,6 +144,19 @@ else
   e2e_die "no Windows service package to test"
 fi
 PACKAGE=$DESC/dist/windows
+
+# Clippy for the Windows target, every target of the crates that build for Windows (the Unix-only
+# integration tests are gated with cfg(unix)): what `.ci/run` does for Linux.
+t=$(now_ms)
+for args in "-p berth-sidecar --all-features" "-p echo-daemon"; do
+  read -r -a a <<<"$args"
+  if out=$(win_cargo clippy --locked -q "${a[@]}" --all-targets -- -D warnings 2>&1); then
+    pass "clippy --all-targets -D warnings for $WIN_TARGET: $args clean"
+  else
+    fail "clippy --all-targets -D warnings for $WIN_TARGET: $args" "$(printf '%s' "$out" | head -n 30)"
+  fi
+done
+timing "clippy for $WIN_TARGET (berth-sidecar, echo-daemon; all targets)" $(($(now_ms) - t))
 EXE_BUILT=$PACKAGE/$NAME.exe
 for f in install.cmd upgrade.cmd uninstall.cmd README.md config/echo.toml "$NAME.exe"; do
   [ -s "$PACKAGE/$f" ] || fail "the windows-service artifact (dist/windows) holds $f"
@@ -547,7 +560,14 @@ console_run() {
   exec 7>"$WORK/$1.in"
 }
 console_cmd() { printf '%s\r' "$1" >&7; }
-console_done() { wait_until "$1" 0.1 grep -q ' exited ' "$WORK/$2.out"; }
+# console_done SECONDS NAME: waits for the child's exit; the event lines without CRs (conctl
+# writes text mode, CRLF).
+console_done() {
+  local rc=0
+  wait_until "$1" 0.1 grep -q ' exited ' "$WORK/$2.out" || rc=1
+  sed -i 's/\r$//' "$WORK/$2.out"
+  return "$rc"
+}
 at() { awk -v w="$2" '$2==w {print $1; exit}' "$WORK/$1.out"; }
 console_run console1
 if wait_until 30 0.2 bash -c "[ \"\$(curl -s -m 2 -o /dev/null -w '%{http_code}' $ADMIN/readyz)\" = 200 ]"; then

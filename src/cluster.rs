@@ -5,7 +5,7 @@
 //!   in-cluster service account) and checks that the API server answers.
 //! - [`apply`] server-side applies the typed objects of [`crate::render::k8s::objects`] (the
 //!   objects of `k8s/<name>.yaml`, not re-parsed text) with field manager `berth`.
-//! - [`rollout`] and [`pod_problems`] read the workload's rollout status and why pods are not
+//! - [`rollout()`](fn@rollout) and [`pod_problems`] read the workload's rollout status and why pods are not
 //!   Ready; the logic itself is pure and lives in [`rollout`](mod@rollout).
 
 pub mod rollout;
@@ -36,14 +36,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "berth";
 
-/// A failure talking to the cluster. Every message is complete on its own (what failed, and
-/// where), ready to print.
+/// A failure talking to the cluster: what failed and where ([`Display`](std::fmt::Display)),
+/// and what to do ([`ClusterError::hint`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// No usable kubeconfig (missing file, unknown context, bad credentials file).
-    #[error(
-        "error: no usable Kubernetes configuration{context}: {message}\n  hint: kubectl's rules apply: $KUBECONFIG, else ~/.kube/config; --context picks a context"
-    )]
+    #[error("no usable Kubernetes configuration{context}: {message}")]
     Config {
         /// ` (context C)` or empty.
         context: String,
@@ -51,9 +49,7 @@ pub enum ClusterError {
         message: String,
     },
     /// The API server does not answer.
-    #[error(
-        "error: cannot reach the Kubernetes API server at {server}{context}: {message}\n  hint: check that the API server is up and reachable from here (kubectl cluster-info), and that the context names the right server"
-    )]
+    #[error("cannot reach the Kubernetes API server at {server}{context}: {message}")]
     Unreachable {
         /// The server URL of the context.
         server: String,
@@ -63,18 +59,18 @@ pub enum ClusterError {
         message: String,
     },
     /// A request failed.
-    #[error("error: {what}: {message}")]
+    #[error("{what}: {message}")]
     Request {
         /// What was being done, e.g. `apply deployment.apps/x in namespace n`.
         what: String,
         /// Why (the API server's message when there is one).
         message: String,
+        /// What to do, when the status says (401, 403, a missing namespace, a conflict).
+        hint: Option<String>,
     },
     /// The API server did not answer a request, or answered that it cannot serve now (a
     /// connection refused or reset, a timeout, 429, 5xx): worth retrying.
-    #[error(
-        "error: {what}: the API server did not answer: {message}\n  hint: check that the API server is up (kubectl get --raw /readyz) and run the command again"
-    )]
+    #[error("{what}: the API server did not answer: {message}")]
     Unavailable {
         /// What was being done.
         what: String,
@@ -82,15 +78,32 @@ pub enum ClusterError {
         message: String,
     },
     /// The workload does not exist.
-    #[error(
-        "error: {reference} not found in namespace {namespace}\n  hint: `berth apply` (or helm install) creates it"
-    )]
+    #[error("{reference} not found in namespace {namespace}")]
     NotFound {
         /// `deployment.apps/x`.
         reference: String,
         /// The namespace looked in.
         namespace: String,
     },
+}
+
+impl ClusterError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(match self {
+            ClusterError::Config { .. } => {
+                "kubectl's rules apply: $KUBECONFIG, else ~/.kube/config; --context picks a context".into()
+            }
+            ClusterError::Unreachable { .. } => {
+                "check that the API server is up and reachable from here (kubectl cluster-info), and that the context names the right server".into()
+            }
+            ClusterError::Request { hint, .. } => hint.as_deref()?.into(),
+            ClusterError::Unavailable { .. } => {
+                "check that the API server is up (kubectl get --raw /readyz) and run the command again".into()
+            }
+            ClusterError::NotFound { .. } => "`berth apply` (or helm install) creates it".into(),
+        })
+    }
 }
 
 /// The API server's own message for a failed request, or the error chain.
@@ -154,11 +167,11 @@ fn request_error(what: String, err: &kube::Error, can_i: &str) -> ClusterError {
             message: api_message(err),
         };
     }
-    let mut message = api_message(err);
-    if let Some(hint) = auth_hint(err, can_i) {
-        message = format!("{message}\n  hint: {hint}");
+    ClusterError::Request {
+        what,
+        message: api_message(err),
+        hint: auth_hint(err, can_i),
     }
-    ClusterError::Request { what, message }
 }
 
 /// `deployments.apps` (kubectl's `resource.group`) of a resource type.
@@ -403,22 +416,27 @@ where
             );
             return request_error(what, err, &can_i);
         }
-        let mut message = api_message(err);
-        if api_code(err) == Some(404)
+        let hint = if api_code(err) == Some(404)
             && let Some(n) = namespace
         {
-            let hint = if options.create_namespace && options.dry_run {
+            Some(if options.create_namespace && options.dry_run {
                 "a server dry run stores nothing, so it cannot create the namespace for the objects; apply without --dry-run first".to_string()
             } else {
                 format!("namespace {n} does not exist; --create-namespace creates it")
-            };
-            message = format!("{message}\n  hint: {hint}");
+            })
         } else if api_code(err) == Some(409) {
-            message = format!(
-                "{message}\n  hint: another field manager owns these fields; --force-conflicts takes them over"
-            );
+            Some(
+                "another field manager owns these fields; --force-conflicts takes them over"
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        ClusterError::Request {
+            what,
+            message: api_message(err),
+            hint,
         }
-        ClusterError::Request { what, message }
     };
     let before = api.get_opt(name).await.map_err(|e| failed("get", &e))?;
     let after = api
@@ -691,18 +709,26 @@ mod tests {
         for code in [408, 429, 500, 503, 504] {
             let e = request_error("get x".into(), &api_error(code, "later"), "get x");
             assert!(e.is_transient(), "{code}: {e}");
-            assert!(e.to_string().contains("run the command again"), "{e}");
+            assert!(
+                e.hint()
+                    .is_some_and(|h| h.contains("run the command again")),
+                "{e}"
+            );
         }
         let e = request_error("get x".into(), &api_error(401, "Unauthorized"), "get x");
         assert!(!e.is_transient());
         assert!(e.to_string().contains("Unauthorized"), "{e}");
-        assert!(e.to_string().contains("get fresh credentials"), "{e}");
+        assert!(
+            e.hint()
+                .is_some_and(|h| h.contains("get fresh credentials")),
+            "{e}"
+        );
         let e = request_error(
             "apply deployment.apps/x in namespace n".into(),
             &api_error(403, "deployments.apps \"x\" is forbidden"),
             "patch deployments.apps -n n",
         );
-        let text = e.to_string();
+        let text = e.hint().unwrap_or_default().into_owned();
         assert!(!e.is_transient());
         assert!(
             text.contains("kubectl auth can-i patch deployments.apps -n n"),
@@ -710,7 +736,8 @@ mod tests {
         );
         let e = request_error("get x".into(), &api_error(422, "invalid"), "get x");
         assert!(!e.is_transient());
-        assert_eq!(e.to_string(), "error: get x: invalid");
+        assert_eq!(e.to_string(), "get x: invalid");
+        assert_eq!(e.hint(), None);
         assert_eq!(resource_name::<Deployment>(), "deployments.apps");
         assert_eq!(resource_name::<ServiceAccount>(), "serviceaccounts");
     }
@@ -723,11 +750,15 @@ mod tests {
             .await
             .err()
             .expect("no API server on 127.0.0.1:9");
-        let text = err.to_string();
+        let text = crate::error::Error::from(err).report();
         assert!(
             text.starts_with(
                 "error: cannot reach the Kubernetes API server at https://127.0.0.1:9 (context nowhere): "
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  hint: check that the API server is up"),
             "{text}"
         );
     }

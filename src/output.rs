@@ -120,7 +120,7 @@ pub enum OutputError {
         what: &'static str,
     },
     /// The manifest cannot be read.
-    #[error("{}:{line}: {message}; fix the line or delete the manifest and run with --force", path.display())]
+    #[error("{}:{line}: {message}", path.display())]
     Manifest {
         /// The manifest's path.
         path: PathBuf,
@@ -131,7 +131,7 @@ pub enum OutputError {
     },
     /// The journal of an interrupted run cannot be read.
     #[error(
-        "{}: cannot read the journal of an interrupted berth run ({message}); restore the directory from version control, delete the journal and run berth generate --force",
+        "{}: cannot read the journal of an interrupted berth run ({message})",
         path.display()
     )]
     Journal {
@@ -142,7 +142,7 @@ pub enum OutputError {
     },
     /// An interrupted `berth generate` left the directory part-way through an update.
     #[error(
-        "an interrupted berth generate left '{}' part-way through an update ({JOURNAL_FILE} is there); run berth generate to finish or undo it",
+        "an interrupted berth generate left '{}' part-way through an update ({JOURNAL_FILE} is there)",
         out.display()
     )]
     Interrupted {
@@ -151,7 +151,7 @@ pub enum OutputError {
     },
     /// Another berth run kept the output directory locked for too long.
     #[error(
-        "another berth run is writing '{}' and did not finish within {} s; wait for it (or stop it) and run again",
+        "another berth run is writing '{}' and did not finish within {} s",
         out.display(),
         waited.as_secs()
     )]
@@ -189,6 +189,49 @@ pub enum OutputError {
     },
 }
 
+impl OutputError {
+    /// What to do about it, saying first whether the directory was left as it was when that
+    /// is in doubt: for the refusals and for the file-system conditions a person can fix (no
+    /// space, a read-only file system, permissions).
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            OutputError::HandEdited { .. } => {
+                return Some(
+                    "nothing was written; move the changes into berth.yaml (or keep them elsewhere), or run again with --force to overwrite them",
+                );
+            }
+            OutputError::Manifest { .. } => {
+                return Some("fix the line or delete the manifest and run with --force");
+            }
+            OutputError::Journal { .. } => {
+                return Some(
+                    "restore the directory from version control, delete the journal and run berth generate --force",
+                );
+            }
+            OutputError::Interrupted { .. } => {
+                return Some("run berth generate to finish or undo it");
+            }
+            OutputError::Locked { .. } => return Some("wait for it (or stop it) and run again"),
+            _ => {}
+        }
+        let os = std::iter::successors(Some(self as &dyn std::error::Error), |e| e.source())
+            .find_map(|e| e.downcast_ref::<io::Error>())
+            .and_then(io::Error::raw_os_error)?;
+        let unchanged = !matches!(self, OutputError::RollbackFailed { .. });
+        Some(match (os, unchanged) {
+            (28 | 122, true) => "nothing was changed; free some space on that file system",
+            (28 | 122, false) => "free some space on that file system",
+            (30, true) => {
+                "nothing was changed; the file system is mounted read-only: write elsewhere with -o DIR"
+            }
+            (30, false) => "the file system is mounted read-only: write elsewhere with -o DIR",
+            (1 | 13, true) => "nothing was changed; check the directory's owner and permissions",
+            (1 | 13, false) => "check the directory's owner and permissions",
+            _ => return None,
+        })
+    }
+}
+
 fn hand_edited_message(out: &Path, files: &[(String, Edit)]) -> String {
     let mut message = format!(
         "refusing to overwrite or remove {} file{} in {} that berth did not write or that were edited since:",
@@ -199,9 +242,6 @@ fn hand_edited_message(out: &Path, files: &[(String, Edit)]) -> String {
     for (path, edit) in files {
         let _ = write!(message, "\n  {path} ({})", edit.describe());
     }
-    message.push_str(
-        "\nnothing was written; move the changes into berth.yaml (or keep them elsewhere), or run again with --force to overwrite them",
-    );
     message
 }
 
@@ -917,7 +957,10 @@ mod tests {
             message.contains("k8s/app.yaml (edited since berth wrote it)"),
             "{message}"
         );
-        assert!(message.contains("--force"), "{message}");
+        assert!(
+            err.hint().is_some_and(|h| h.contains("--force")),
+            "{message}"
+        );
         assert_eq!(snapshot(&out), before, "a refused run changes nothing");
 
         generate(&out, &changed, &[], true).unwrap();

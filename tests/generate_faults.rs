@@ -17,23 +17,9 @@ use std::time::{Duration, Instant};
 
 use berth::output::{JOURNAL_FILE, MANIFEST_FILE, Manifest, Recovery};
 
+use crate::support::Rng;
+
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
-
-/// xorshift64*: deterministic trial choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// path → contents (`None` for a directory).
 type Tree = BTreeMap<String, Option<Vec<u8>>>;
@@ -271,7 +257,7 @@ fn kill_9_at_every_step_leaves_old_or_new() {
         let n = if trial <= steps as usize {
             trial as u64 + 1
         } else {
-            rng.below(steps + 1) + 1
+            rng.below(steps as usize + 1) as u64 + 1
         };
         let what = format!(
             "trial {trial} ({}, killed at point {n} of {steps})",

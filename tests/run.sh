@@ -20,8 +20,8 @@ bash .ci/install-deps.sh
 phase "cargo test --workspace"
 cargo test --workspace --locked
 
-phase "cargo doc (berth-sidecar, warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc -p berth-sidecar --no-deps --locked
+phase "cargo doc (berth and berth-sidecar, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p berth -p berth-sidecar --no-deps --locked
 
 phase "examples/*/deploy are current (berth diff)"
 cargo build --locked -q

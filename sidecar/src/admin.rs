@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use axum::http::{
+    HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header,
+};
 use axum::routing::get;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -54,15 +57,15 @@ pub(crate) fn router(admin: Arc<Admin>) -> Router {
 }
 
 async fn livez(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
-    probe(&s, CheckKind::Liveness, &uri)
+    probe(&s, CheckKind::Liveness, verbose(&uri), HeaderMap::new()).map(Body::new)
 }
 
 async fn readyz(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
-    probe(&s, CheckKind::Readiness, &uri)
+    probe(&s, CheckKind::Readiness, verbose(&uri), HeaderMap::new()).map(Body::new)
 }
 
 async fn startupz(State(s): State<Arc<Admin>>, uri: Uri) -> Response<Body> {
-    probe(&s, CheckKind::Startup, &uri)
+    probe(&s, CheckKind::Startup, verbose(&uri), HeaderMap::new()).map(Body::new)
 }
 
 fn verbose(uri: &Uri) -> bool {
@@ -98,31 +101,39 @@ pub(crate) fn render(lines: &[Line], name: &str, verbose: bool) -> (bool, String
     (ok, body)
 }
 
-fn probe(admin: &Admin, kind: CheckKind, uri: &Uri) -> Response<Body> {
-    let verbose = verbose(uri);
-    let (ok, body) = if !verbose && admin.health.passes(kind) {
-        (true, Body::from("ok"))
+/// The answer to a probe of `kind`. A passing plain probe is answered from the cached
+/// verdicts (one atomic load, [`crate::verdict`]) with a static body and allocates nothing:
+/// the headers are written into `headers`, which the fast path takes from the request
+/// (cleared here), so their storage is the map hyper recycles from one request of a
+/// connection to the next. A failing or `?verbose` probe renders the report.
+fn probe(
+    admin: &Admin,
+    kind: CheckKind,
+    verbose: bool,
+    mut headers: HeaderMap,
+) -> Response<Full<Bytes>> {
+    let now = admin.lifecycle.verdicts().load();
+    let (ok, body) = if !verbose && now.passes(kind) {
+        (true, Bytes::from_static(b"ok"))
     } else {
         let name = kind.path().trim_start_matches('/');
         let (ok, text) = render(&admin.health.report(kind), name, verbose);
-        (ok, Body::from(text))
+        (ok, Bytes::from(text))
     };
-    let mut res = Response::new(body);
+    headers.clear();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PHASE_HEADER, HeaderValue::from_static(now.phase().as_str()));
+    let mut res = Response::new(Full::new(body));
     *res.status_mut() = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut().insert(
-        PHASE_HEADER,
-        HeaderValue::from_static(admin.lifecycle.phase().as_str()),
-    );
+    *res.headers_mut() = headers;
     res
 }
 
@@ -243,19 +254,27 @@ pub(crate) async fn serve(listener: TcpListener, admin: Arc<Admin>, header_read_
         let stopped = stopped.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let fast = fast_probe(&req).map(|kind| probe(&admin, kind, req.uri()));
+                // The fast path: no router, no boxed body, the request's header map reused.
+                let routed = match fast_probe(&req) {
+                    Some(kind) => {
+                        let (parts, _) = req.into_parts();
+                        Err(probe(&admin, kind, false, parts.headers))
+                    }
+                    None => Ok(req),
+                };
                 let app = app.clone();
                 async move {
-                    if let Some(res) = fast {
-                        return Ok(res);
-                    }
+                    let req = match routed {
+                        Ok(req) => req,
+                        Err(answered) => return Ok(answered.map(Either::Left)),
+                    };
                     let req = match limit_body(req).await {
                         Ok(req) => req,
-                        Err(too_large) => return Ok::<_, Infallible>(too_large),
+                        Err(too_large) => return Ok::<_, Infallible>(too_large.map(Either::Right)),
                     };
                     let res = app.oneshot(req).await;
                     Ok(match res {
-                        Ok(r) => r,
+                        Ok(r) => r.map(Either::Right),
                         Err(never) => match never {},
                     })
                 }
@@ -289,6 +308,20 @@ mod tests {
         let status = res.status();
         let body = res.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// A sidecar (admin port, no signals) whose readiness check `db` always fails.
+    async fn failing_db() -> Sidecar {
+        Sidecar::builder()
+            .admin_addr("127.0.0.1:0")
+            .signals(false)
+            .check(
+                Check::readiness("db", || async { Err::<(), _>("connection refused") })
+                    .failure_threshold(1),
+            )
+            .start()
+            .await
+            .unwrap()
     }
 
     #[test]
@@ -329,16 +362,7 @@ mod tests {
     /// The fast path answers exactly what the router answers.
     #[tokio::test(start_paused = true)]
     async fn fast_path_and_router_agree() {
-        let sidecar = Sidecar::builder()
-            .admin_addr("127.0.0.1:0")
-            .signals(false)
-            .check(
-                Check::readiness("db", || async { Err::<(), _>("connection refused") })
-                    .failure_threshold(1),
-            )
-            .start()
-            .await
-            .unwrap();
+        let sidecar = failing_db().await;
         tokio::time::sleep(Duration::from_millis(1)).await;
         let admin = sidecar.handle().admin_state();
         let app = router(admin.clone());
@@ -347,9 +371,13 @@ mod tests {
             contract::PATH_READYZ,
             contract::PATH_STARTUPZ,
         ] {
-            let request = Request::get(path).body(Body::empty()).unwrap();
+            let request = Request::get(path)
+                .header(header::HOST, "x")
+                .header(header::USER_AGENT, "kube-probe/1.37")
+                .body(Body::empty())
+                .unwrap();
             let kind = fast_probe(&request).unwrap();
-            let fast = probe(&admin, kind, request.uri());
+            let fast = probe(&admin, kind, false, request.headers().clone());
             let mut routed = app.clone().oneshot(request).await.unwrap();
             // axum writes `content-length` from the body's size; hyper does the same on the
             // wire for the fast path's body of known size.
@@ -365,16 +393,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn endpoints_render_kube_style() {
-        let sidecar = Sidecar::builder()
-            .admin_addr("127.0.0.1:0")
-            .signals(false)
-            .check(
-                Check::readiness("db", || async { Err::<(), _>("connection refused") })
-                    .failure_threshold(1),
-            )
-            .start()
-            .await
-            .unwrap();
+        let sidecar = failing_db().await;
         let app = router(sidecar.handle().admin_state());
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(call(&app, "/livez").await, (StatusCode::OK, "ok".into()));

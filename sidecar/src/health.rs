@@ -14,6 +14,7 @@ use crate::check::{Check, CheckFn, CheckKind, run_once};
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{CheckLabels, Metrics};
 use crate::state::Phase;
+use crate::verdict::flag;
 
 /// One line of a probe report: name and verdict.
 pub(crate) struct Line {
@@ -31,6 +32,9 @@ pub(crate) struct Health {
     checks: Vec<Registered>,
     fail_liveness_on_task_panic: bool,
     task_panic: Mutex<Option<String>>,
+    /// Serialises [`Health::refresh`], so the last verdicts published are computed after
+    /// the last change (off the probe path: taken when something changes, never per probe).
+    refresh: Mutex<()>,
 }
 
 impl Health {
@@ -41,7 +45,7 @@ impl Health {
         auto_ready: bool,
         fail_liveness_on_task_panic: bool,
     ) -> Health {
-        Health {
+        let health = Health {
             lifecycle,
             latches: AtomicUsize::new(usize::from(!auto_ready)),
             main_latch: AtomicBool::new(!auto_ready),
@@ -49,7 +53,10 @@ impl Health {
             checks: checks.iter().map(Registered::new).collect(),
             fail_liveness_on_task_panic,
             task_panic: Mutex::new(None),
-        }
+            refresh: Mutex::new(()),
+        };
+        health.refresh();
+        health
     }
 
     /// The metric labels of every check (to create their series up front).
@@ -141,9 +148,32 @@ impl Health {
         lines
     }
 
-    /// Whether every line of [`Health::report`] passes, without building the report (the
-    /// probe fast path).
+    /// Whether every line of [`Health::report`] passes: the cached verdict (one atomic load;
+    /// the probe fast path).
     pub fn passes(&self, kind: CheckKind) -> bool {
+        self.lifecycle.verdicts().load().passes(kind)
+    }
+
+    /// Recomputes the verdict of every probe and publishes them in the lifecycle's
+    /// [`Verdicts`](crate::verdict::Verdicts). Called on every change a verdict depends on:
+    /// a check run, a latch taken or released, the end of start-up, a task panic (the phase
+    /// is published by the lifecycle itself).
+    fn refresh(&self) {
+        let _serial = self.refresh.lock().unwrap_or_else(|e| e.into_inner());
+        let verdicts = [
+            CheckKind::Liveness,
+            CheckKind::Readiness,
+            CheckKind::Startup,
+        ]
+        .into_iter()
+        .filter(|&kind| self.evaluate(kind))
+        .fold(0, |bits, kind| bits | flag(kind));
+        self.lifecycle.verdicts().set_verdicts(verdicts);
+    }
+
+    /// Whether every line of [`Health::report`] passes, apart from readiness's phase line
+    /// (applied when the verdict is read), computed from the checks' state.
+    fn evaluate(&self, kind: CheckKind) -> bool {
         let started = self.startup_complete();
         let builtin = match kind {
             CheckKind::Liveness => {
@@ -154,7 +184,7 @@ impl Health {
                         .unwrap_or_else(|e| e.into_inner())
                         .is_none()
             }
-            CheckKind::Readiness => started && self.lifecycle.phase() < Phase::Draining,
+            CheckKind::Readiness => started,
             CheckKind::Startup => started || self.latches.load(Ordering::SeqCst) == 0,
         };
         builtin
@@ -184,6 +214,7 @@ impl Health {
         if !all_passed || self.startup_done.swap(true, Ordering::SeqCst) {
             return;
         }
+        self.refresh();
         tracing::info!("start-up complete");
         self.lifecycle.advance(Phase::Ready);
     }
@@ -201,6 +232,7 @@ impl Health {
             return false;
         }
         self.latches.fetch_add(1, Ordering::SeqCst);
+        self.refresh();
         true
     }
 
@@ -209,6 +241,7 @@ impl Health {
         if self.latches.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.try_complete_startup();
         }
+        self.refresh();
     }
 
     /// Records a panic of a tracked task (it fails liveness if the builder asked for that).
@@ -217,6 +250,8 @@ impl Health {
         if self.fail_liveness_on_task_panic {
             let mut slot = self.task_panic.lock().unwrap_or_else(|e| e.into_inner());
             slot.get_or_insert_with(|| format!("task {name} panicked: {message}"));
+            drop(slot);
+            self.refresh();
         }
     }
 
@@ -359,6 +394,7 @@ async fn run_loop(
         let entry = &health.checks[index];
         let before = entry.status();
         entry.record(&result);
+        health.refresh();
         metrics.check_result(&entry.labels, result.is_ok(), elapsed);
         match &result {
             Ok(()) if before.consecutive_failures > 0 || before.runs == 0 => {

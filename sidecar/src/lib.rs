@@ -118,6 +118,8 @@ mod signals;
 mod state;
 #[cfg(all(feature = "systemd", unix))]
 pub mod systemd;
+#[cfg(feature = "runtime")]
+mod verdict;
 #[cfg(all(feature = "windows", windows))]
 pub mod windows;
 

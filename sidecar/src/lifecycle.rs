@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 use crate::contract;
 use crate::exit::{Exit, Signal};
 use crate::state::Phase;
+use crate::verdict::Verdicts;
 
 /// How long a stop may take: the pre-stop delay, then at most the drain timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,9 @@ pub(crate) struct Lifecycle {
     phase: watch::Sender<Phase>,
     /// One bit per phase ever entered (bit = `Phase as u8`), set before the watch is updated.
     visited: AtomicU8,
+    /// The phase (and health's verdicts) for lock-free readers such as the probes; written
+    /// with the watch, under its lock.
+    verdicts: Verdicts,
     exit: OnceLock<Exit>,
     budget: StopBudget,
     /// A graceful stop was requested (first signal, `Handle::shutdown`, a service manager).
@@ -90,6 +94,7 @@ impl Lifecycle {
         Lifecycle {
             phase,
             visited: AtomicU8::new(bit(Phase::Starting)),
+            verdicts: Verdicts::new(),
             exit: OnceLock::new(),
             budget,
             stop: CancellationToken::new(),
@@ -110,9 +115,14 @@ impl Lifecycle {
 
     // ---- observing -------------------------------------------------------------------
 
-    /// The current phase.
+    /// The current phase (one atomic load, no lock).
     pub fn phase(&self) -> Phase {
-        *self.phase.borrow()
+        self.verdicts.load().phase()
+    }
+
+    /// The phase and health's verdicts as one atomic word, for the probes.
+    pub fn verdicts(&self) -> &Verdicts {
+        &self.verdicts
     }
 
     /// A receiver of the latest phase (intermediate phases may be coalesced).
@@ -258,6 +268,7 @@ impl Lifecycle {
         self.phase.send_if_modified(|p| {
             if *p < next {
                 self.visited.fetch_or(bit(next), Ordering::SeqCst);
+                self.verdicts.set_phase(next);
                 *p = next;
                 changed = true;
             }

@@ -205,7 +205,7 @@ fn status(lifecycle: &Lifecycle, phase: Phase) -> String {
 }
 
 /// Once the pre-stop delay is over, keeps systemd's stop timeout ahead of the drain deadline
-/// (the time left + 5 s) and the `STATUS=` line current, every 2 s. Never returns.
+/// (the time left + [`contract::STOP_MARGIN`](crate::contract::STOP_MARGIN)) and the `STATUS=` line current, every 2 s. Never returns.
 async fn extend_stop_timeout(n: &Notifier, lifecycle: &Lifecycle) {
     lifecycle.shutdown_token().cancelled().await;
     let Some(deadline) = lifecycle.drain_deadline() else {
@@ -213,7 +213,7 @@ async fn extend_stop_timeout(n: &Notifier, lifecycle: &Lifecycle) {
     };
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let extend = left + Duration::from_secs(5);
+        let extend = left + crate::contract::STOP_MARGIN;
         n.notify(&format!("EXTEND_TIMEOUT_USEC={}", extend.as_micros()));
         n.notify(&status(lifecycle, Phase::Draining));
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -39,6 +39,18 @@ fn collect(
     out
 }
 
+/// The datagrams already queued on `sock`, without waiting for more.
+fn drain(sock: &UnixDatagram) -> Vec<String> {
+    sock.set_nonblocking(true).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = sock.recv(&mut buf) {
+        out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    sock.set_nonblocking(false).unwrap();
+    out
+}
+
 fn run_systemd_scenario(notify_socket: &str, sock: &UnixDatagram) {
     let mut d = Daemon::spawn(
         &[
@@ -55,60 +67,64 @@ fn run_systemd_scenario(notify_socket: &str, sock: &UnixDatagram) {
     let (ready_at, _) = msgs.iter().find(|(_, m)| m == "READY=1").expect("READY=1");
     assert!(ready_at.duration_since(spawned) >= Duration::from_millis(250));
 
-    // WATCHDOG=1 every WATCHDOG_USEC/2 = 100 ms.
-    let window = collect(sock, Duration::from_millis(1050), |_| false);
+    // WATCHDOG=1 every WATCHDOG_USEC/2 = 100 ms. The times are those at which this thread
+    // read each datagram: on a loaded machine one late read stretches a gap and shortens the
+    // next, so the cadence is judged by the median gap; the longest gap must stay below the
+    // watchdog timeout plus the scheduling slack (a loop that stalls or stops fails it).
+    let mut count = 0;
+    let window = collect(sock, 10 * SECOND, |m| {
+        count += usize::from(m == "WATCHDOG=1");
+        count == 11
+    });
     let pings: Vec<Instant> = window
         .iter()
         .filter(|(_, m)| m == "WATCHDOG=1")
         .map(|(t, _)| *t)
         .collect();
-    assert!(
-        (9..=12).contains(&pings.len()),
-        "{} pings in ~1 s: {window:?}",
-        pings.len()
-    );
-    let gaps: Vec<Duration> = pings
+    assert_eq!(pings.len(), 11, "{window:?}");
+    let mut gaps: Vec<Duration> = pings
         .windows(2)
         .map(|p| p[1].duration_since(p[0]))
         .collect();
+    gaps.sort();
+    let median = gaps[gaps.len() / 2];
     eprintln!(
-        "measured: {} WATCHDOG=1 in ~1.05 s, gaps {:?}..{:?}",
-        pings.len(),
-        gaps.iter().min(),
-        gaps.iter().max()
+        "measured: 11 WATCHDOG=1 in {:?}, gaps {:?}..{:?}, median {median:?}",
+        pings[10].duration_since(pings[0]),
+        gaps[0],
+        gaps[gaps.len() - 1]
     );
-    for pair in pings.windows(2) {
-        let gap = pair[1].duration_since(pair[0]);
-        assert!(
-            gap > Duration::from_millis(60) && gap < Duration::from_millis(160),
-            "watchdog gap {gap:?}"
-        );
-    }
-
-    // Liveness fails → no more WATCHDOG=1 (after one in-flight tick at most).
-    assert_eq!(get(d.app, "/sick").unwrap().status, 200);
-    d.wait_admin("/livez", 503, SECOND);
-    let failed_at = Instant::now();
-    let after = collect(sock, Duration::from_millis(600), |_| false);
-    let late: Vec<_> = after
-        .iter()
-        .filter(|(t, m)| {
-            m == "WATCHDOG=1" && t.duration_since(failed_at) > Duration::from_millis(110)
-        })
-        .collect();
     assert!(
-        late.is_empty(),
-        "watchdog still petted after liveness failed: {after:?}"
+        median > Duration::from_millis(60) && median < Duration::from_millis(160),
+        "median watchdog gap {median:?}: {gaps:?}"
+    );
+    assert!(
+        gaps[gaps.len() - 1] < Duration::from_millis(200) + common::LOAD_SLACK,
+        "watchdog gap {:?} (WATCHDOG_USEC 200 ms)",
+        gaps[gaps.len() - 1]
+    );
+
+    // Liveness fails → no more WATCHDOG=1 (after one in-flight tick at most). The datagrams
+    // queued while /livez was polled are read first (they were sent before the failure);
+    // then six watchdog periods pass, in which a daemon still petting would send six.
+    assert_eq!(get(d.app, "/sick").unwrap().status, 200);
+    d.wait_admin("/livez", 503, 5 * SECOND);
+    let queued = drain(sock);
+    let after = collect(sock, Duration::from_millis(600), |_| false);
+    let late = after.iter().filter(|(_, m)| m == "WATCHDOG=1").count();
+    assert!(
+        late <= 1,
+        "watchdog still petted after liveness failed: {after:?} (queued before: {queued:?})"
     );
 
     // SIGTERM → STOPPING=1, then the process exits.
     d.signal("TERM");
-    let stopping = collect(sock, 2 * SECOND, |m| m == "STOPPING=1");
+    let stopping = collect(sock, 10 * SECOND, |m| m == "STOPPING=1");
     assert!(
         stopping.iter().any(|(_, m)| m == "STOPPING=1"),
         "{stopping:?}"
     );
-    let (status, _) = d.wait_exit(5 * SECOND).expect("exit");
+    let (status, _) = d.wait_exit(10 * SECOND).expect("exit");
     assert_eq!(status.code(), Some(0));
     let rest = collect(sock, Duration::from_millis(200), |_| false);
     assert!(
@@ -237,12 +253,21 @@ fn probe_mode_gives_up_on_a_silent_server_within_2s() {
     drop(silent);
 }
 
+/// Whether `/metrics` shows `line` within 5 s (the sidecar counts a reload after the
+/// hook returned, so just after the hook's line the count may still be the old one).
 fn metric(d: &Daemon, line: &str) -> bool {
-    get(d.admin, "/metrics")
-        .unwrap()
-        .body
-        .lines()
-        .any(|l| l == line)
+    let deadline = Instant::now() + 5 * SECOND;
+    loop {
+        let body = get(d.admin, "/metrics").unwrap().body;
+        if body.lines().any(|l| l == line) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            eprintln!("{line:?} not in /metrics:\n{body}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -254,20 +279,26 @@ fn reload_on_sighup_and_on_rename_replace() {
     assert_eq!(get(d.app, "/config").unwrap().body, "v1");
 
     d.signal("HUP");
-    let line = d.wait_line("RELOADED", 5 * SECOND).expect("SIGHUP reload");
+    let line = d.wait_line("RELOADED", 20 * SECOND).expect("SIGHUP reload");
     assert_eq!(line, "RELOADED Signal v1");
 
     // An editor replacing the file by rename.
     let tmp = dir.path().join(".config.yaml.swp");
     std::fs::write(&tmp, "v2").unwrap();
     std::fs::rename(&tmp, &file).unwrap();
-    let line = d.wait_line("RELOADED", 5 * SECOND).expect("rename reload");
+    let line = d.wait_line("RELOADED", 20 * SECOND).expect("rename reload");
     assert_eq!(line, "RELOADED FileChanged v2");
     assert_eq!(get(d.app, "/config").unwrap().body, "v2");
 
     // An in-place write is seen too; a rejected config keeps the old one and is counted.
-    std::fs::write(&file, "bad config").unwrap();
-    let line = d.wait_line("RELOAD", 5 * SECOND).expect("bad reload");
+    // One write over the old bytes, no truncation first: the watcher cannot see an empty
+    // file between a truncation and the write on a loaded machine.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        f.write_all(b"bad config").unwrap();
+    }
+    let line = d.wait_line("RELOAD", 20 * SECOND).expect("bad reload");
     assert!(line.starts_with("RELOAD-FAILED"), "{line}");
     assert_eq!(get(d.app, "/config").unwrap().body, "v2");
     assert!(metric(&d, "berth_reloads_total{result=\"failure\"} 1"));
@@ -297,8 +328,10 @@ fn reload_on_kubernetes_configmap_symlink_swap() {
     std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
     std::fs::remove_dir_all(&gen1).unwrap();
 
+    // Bounded wait for the reload (debounce and a loaded machine; it comes in well under a
+    // second on an idle one).
     let line = d
-        .wait_line("RELOADED", 5 * SECOND)
+        .wait_line("RELOADED", 20 * SECOND)
         .expect("symlink swap reload");
     assert_eq!(line, "RELOADED FileChanged two");
     assert_eq!(get(d.app, "/config").unwrap().body, "two");
@@ -343,10 +376,13 @@ fn admin_server_closes_slow_and_idle_clients_and_rejects_huge_headers() {
     let text = String::from_utf8_lossy(&out);
     assert!(out.is_empty() || text.starts_with("HTTP/1.1 431"), "{text}");
     assert!(!text.contains("200 OK"));
-    // The idle keep-alive connection was closed by the same timeout.
+    // The idle keep-alive connection is closed by the same timeout (its 2 s ran from its
+    // response, just before `started`; a bounded wait, nothing sent meanwhile).
+    let left = (Duration::from_secs(2) + common::LOAD_SLACK).saturating_sub(started.elapsed());
     assert!(
-        idle.get("/livez").is_err(),
-        "idle admin connection still open"
+        idle.closed_by_server_within(left),
+        "idle admin connection still open {:?} after its last response",
+        started.elapsed()
     );
 }
 

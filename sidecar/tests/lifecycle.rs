@@ -7,7 +7,7 @@ mod common;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, KeepAlive, get};
+use common::{Daemon, KeepAlive, LOAD_SLACK, get};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -24,8 +24,10 @@ fn readiness_flips_within_50ms_of_sigterm_while_liveness_and_traffic_continue() 
     d.signal("TERM");
     let flipped = d.wait_admin("/readyz", 503, SECOND);
     eprintln!("measured: readiness 503 after {:?}", signalled.elapsed());
+    // The promise is 50 ms (measured 2-6 ms on an idle machine); the pre-stop delay it
+    // guards against is 1.5 s.
     assert!(
-        signalled.elapsed() < Duration::from_millis(50),
+        signalled.elapsed() < Duration::from_millis(50) + LOAD_SLACK,
         "readiness took {flipped:?} to turn 503"
     );
     let ready = get(d.admin, "/readyz?verbose").unwrap();
@@ -66,12 +68,23 @@ fn slow_request_completes_new_connections_refused_and_exit_follows_promptly() {
     let signalled = Instant::now();
     d.signal("TERM");
 
-    // After the pre-stop delay the listener is closed: connections are refused.
-    std::thread::sleep(Duration::from_millis(450));
-    let refused = TcpStream::connect_timeout(&d.app, SECOND);
+    // After the pre-stop delay (300 ms) the listener is closed: connections are refused,
+    // and not before (the slow request is still in flight meanwhile).
+    let refused_after = loop {
+        let attempt = Instant::now();
+        if TcpStream::connect_timeout(&d.app, SECOND).is_err() {
+            break attempt.duration_since(signalled);
+        }
+        assert!(
+            signalled.elapsed() < 2 * SECOND,
+            "new connections still accepted {:?} after SIGTERM (pre-stop delay 300 ms)",
+            signalled.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert!(
-        refused.is_err(),
-        "a new connection was accepted after the pre-stop delay"
+        refused_after >= Duration::from_millis(300),
+        "refused {refused_after:?} after SIGTERM, inside the pre-stop delay"
     );
     // The admin server is still up for probes.
     assert_eq!(get(d.admin, "/livez").unwrap().status, 200);
@@ -87,7 +100,7 @@ fn slow_request_completes_new_connections_refused_and_exit_follows_promptly() {
         exited.duration_since(finished)
     );
     assert!(
-        exited.duration_since(finished) < Duration::from_millis(250),
+        exited.duration_since(finished) < Duration::from_millis(250) + LOAD_SLACK,
         "exit came {:?} after the last request",
         exited.duration_since(finished)
     );
@@ -114,7 +127,7 @@ fn request_outliving_the_drain_forces_exit_124_on_time() {
     eprintln!("measured: forced drain (0.3s + 0.7s) exit after {took:?}");
     assert_eq!(status.code(), Some(124), "forced drain must exit 124");
     assert!(
-        took >= Duration::from_millis(1000) && took < Duration::from_millis(1250),
+        took >= Duration::from_millis(1000) && took < Duration::from_millis(1250) + LOAD_SLACK,
         "exit after {took:?}, expected preStopDelay + drainTimeout (1s) + <250ms"
     );
     // The cut-off request did not get a response.
@@ -137,7 +150,7 @@ fn tracked_task_outliving_the_drain_forces_exit() {
     let took = signalled.elapsed();
     assert_eq!(status.code(), Some(124));
     assert!(
-        took >= Duration::from_millis(400) && took < Duration::from_millis(650),
+        took >= Duration::from_millis(400) && took < Duration::from_millis(650) + LOAD_SLACK,
         "{took:?}"
     );
 }
@@ -158,7 +171,7 @@ fn tracked_task_within_the_drain_is_waited_for() {
     let took = signalled.elapsed();
     assert_eq!(status.code(), Some(0));
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_millis(550),
+        took >= Duration::from_millis(300) && took < Duration::from_millis(550) + LOAD_SLACK,
         "{took:?}"
     );
 }
@@ -179,7 +192,7 @@ fn second_signal_exits_at_once() {
             second.elapsed()
         );
         assert!(
-            second.elapsed() < Duration::from_millis(100),
+            second.elapsed() < Duration::from_millis(100) + LOAD_SLACK,
             "{:?}",
             second.elapsed()
         );
@@ -198,7 +211,7 @@ fn idle_sigterm_with_zero_pre_stop_delay_exits_fast_and_clean() {
     let (status, _) = d.wait_exit(5 * SECOND).expect("daemon did not exit");
     assert_eq!(status.code(), Some(0));
     assert!(
-        signalled.elapsed() < Duration::from_millis(100),
+        signalled.elapsed() < Duration::from_millis(100) + LOAD_SLACK,
         "{:?}",
         signalled.elapsed()
     );
@@ -277,19 +290,39 @@ fn task_panic_fails_liveness_when_asked() {
 
 #[test]
 fn checks_that_time_out_or_panic_fail_readiness() {
-    let d = Daemon::spawn(&[], &["--slow-check", "--panic-check"]);
-    // Both checks have completed a run (a panic with RUST_BACKTRACE set can take a while).
-    let deadline = Instant::now() + 10 * SECOND;
+    // No backtrace for the check's panic: with RUST_BACKTRACE set, the panic hook resolves
+    // the symbols of the debug binary before the check's future completes, which on a loaded
+    // machine outlasts the check's 1 s timeout ("timed out" instead of "panicked").
+    let d = Daemon::spawn(
+        &[("RUST_BACKTRACE", "0"), ("RUST_LIB_BACKTRACE", "0")],
+        &["--slow-check", "--panic-check"],
+    );
+    // Both checks have completed a run.
+    let deadline = Instant::now() + 20 * SECOND;
+    let mut fastest = Duration::MAX;
+    let mut probes = 0;
     let r = loop {
         let started = Instant::now();
         let r = get(d.admin, "/readyz?verbose").unwrap();
-        // The probe reads cached results: it never waits for the 5 s check.
-        assert!(started.elapsed() < Duration::from_millis(100));
-        if !r.body.contains("not run yet") || Instant::now() > deadline {
+        let took = started.elapsed();
+        fastest = fastest.min(took);
+        probes += 1;
+        // Every probe is far below the 5 s the slow check runs (a probe that waited for it
+        // would take its 100 ms timeout at least, or the 5 s).
+        assert!(took < SECOND + LOAD_SLACK, "a probe took {took:?}");
+        if (!r.body.contains("not run yet") && probes >= 5) || Instant::now() > deadline {
             break r;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    // The probe reads cached results: it never waits for a check. Scheduling delays make a
+    // single probe slow on a loaded machine, not the fastest of several; a probe that ran the
+    // checks could never answer before the slow check's 100 ms timeout.
+    eprintln!("measured: fastest of {probes} probes {fastest:?}");
+    assert!(
+        fastest < Duration::from_millis(100),
+        "fastest probe {fastest:?}"
+    );
     assert_eq!(r.status, 503);
     assert!(
         r.body.contains("[-]slow failed: timed out after 100ms"),

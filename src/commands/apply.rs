@@ -36,7 +36,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CommandError::Runtime(format!("error: cannot start the async runtime: {e}")))
+        .map_err(|e| CommandError::runtime(format!("cannot start the async runtime: {e}")))
 }
 
 /// Connects as kubectl would (see [`cluster::connect`]); failures are exit code 1.

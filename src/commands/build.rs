@@ -53,7 +53,7 @@ pub struct BuildOptions {
 }
 
 fn runtime(message: impl Into<String>) -> CommandError {
-    CommandError::Runtime(message.into())
+    CommandError::runtime(message.into())
 }
 
 /// Runs `berth build`.
@@ -61,13 +61,13 @@ pub fn run(options: &BuildOptions) -> CommandResult {
     let spec = super::load_spec(&options.file, "; nothing was built")?;
     let platforms = select_platforms(&spec, &options.platforms)?;
     if options.no_image && (options.push.is_some() || options.output.is_some()) {
-        return Err(CommandError::Invalid(
-            "--no-image builds no image: it cannot be combined with --push or --output".into(),
+        return Err(CommandError::invalid(
+            "--no-image builds no image: it cannot be combined with --push or --output",
         ));
     }
     if options.no_image && options.skip_compile {
-        return Err(CommandError::Invalid(
-            "--skip-compile with --no-image does nothing".into(),
+        return Err(CommandError::invalid(
+            "--skip-compile with --no-image does nothing",
         ));
     }
     let dir = description_dir(&options.file);
@@ -81,7 +81,7 @@ pub fn run(options: &BuildOptions) -> CommandResult {
             .join(&spec.build.bin);
         if options.skip_compile {
             if !dest.is_file() {
-                return Err(CommandError::Invalid(format!(
+                return Err(CommandError::invalid(format!(
                     "{} is missing: compile it first with `berth build -f {} --platform {platform} --no-image --dist {}`",
                     dest.display(),
                     options.file.display(),
@@ -243,7 +243,7 @@ fn select_platforms(spec: &Spec, requested: &[String]) -> Result<Vec<Platform>, 
                 }
             }
             _ => {
-                return Err(CommandError::Invalid(format!(
+                return Err(CommandError::invalid(format!(
                     "--platform {name}: not in build.platforms ({}) of the description",
                     configured.join(", ")
                 )));

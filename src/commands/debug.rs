@@ -123,8 +123,8 @@ pub fn run(options: &DebugCommand) -> CommandResult {
         let conn = connect(options.context.as_deref(), options.namespace.as_deref()).await?;
         let pods = cluster::workload_pods(&conn, &spec).await?;
         let (pod, container) = choose(&pods, options.pod.as_deref()).map_err(|m| {
-            CommandError::Runtime(format!(
-                "error: {}: {m} in namespace {}",
+            CommandError::runtime(format!(
+                "{}: {m} in namespace {}",
                 cluster::workload_reference(&spec),
                 conn.namespace
             ))
@@ -146,16 +146,16 @@ pub fn run(options: &DebugCommand) -> CommandResult {
         &options.command,
     );
     let status = Command::new(&kubectl).args(&args).status().map_err(|e| {
-        CommandError::Runtime(format!(
-            "error: cannot run {}: {e} (berth debug runs `kubectl debug`: install kubectl, or set KUBECTL)",
+        CommandError::runtime(format!(
+            "cannot run {}: {e} (berth debug runs `kubectl debug`: install kubectl, or set KUBECTL)",
             kubectl.to_string_lossy()
         ))
     })?;
     if status.success() {
         Ok(())
     } else {
-        Err(CommandError::Runtime(format!(
-            "error: kubectl debug failed ({status})"
+        Err(CommandError::runtime(format!(
+            "kubectl debug failed ({status})"
         )))
     }
 }

@@ -104,7 +104,7 @@ fn say_waiting(out: &Path) -> impl FnMut() + '_ {
 /// The exclusive lock of `berth generate`, then the recovery of an interrupted run.
 fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
     let lock = OutputLock::exclusive_new(out, LOCK_WAIT, &mut say_waiting(out))
-        .map_err(|e| CommandError::Runtime(write_error(&e)))?;
+        .map_err(CommandError::Output)?;
     match output::recover(out) {
         Ok(Recovery::Nothing) => {}
         Ok(Recovery::RolledForward) => {
@@ -122,38 +122,23 @@ fn lock_for_writing(out: &Path) -> Result<Option<OutputLock>, CommandError> {
             );
         }
         Err(e) => {
-            return Err(CommandError::Runtime(format!(
-                "{}\nan interrupted berth run left {} part-way through an update, and it could not be finished or undone; fix the cause and run berth generate again (the journal {} is kept until then)",
+            return Err(CommandError::runtime(format!(
+                "{}\nan interrupted berth run left {} part-way through an update, and it could not be finished or undone",
                 chain(&e),
                 out.display(),
-                output::JOURNAL_FILE
+            ))
+            .with_hint(e.hint().map_or_else(
+                || {
+                    format!(
+                        "fix the cause and run berth generate again (the journal {} is kept until then)",
+                        output::JOURNAL_FILE
+                    )
+                },
+                str::to_owned,
             )));
         }
     }
     Ok(Some(lock))
-}
-
-/// An output error, with a last word on the directory's state and what to do for the
-/// file-system conditions a person can fix.
-fn write_error(error: &output::OutputError) -> String {
-    let mut message = chain(error);
-    let os = std::iter::successors(Some(error as &dyn std::error::Error), |e| e.source())
-        .find_map(|e| e.downcast_ref::<io::Error>())
-        .and_then(io::Error::raw_os_error);
-    let hint = match os {
-        Some(28) | Some(122) => Some("free some space on that file system"),
-        Some(30) => Some("the file system is mounted read-only; write elsewhere with -o DIR"),
-        Some(13) | Some(1) => Some("check the directory's owner and permissions"),
-        _ => None,
-    };
-    if let Some(hint) = hint {
-        if !matches!(error, output::OutputError::RollbackFailed { .. }) {
-            message.push_str("; nothing was changed");
-        }
-        message.push_str("; ");
-        message.push_str(hint);
-    }
-    message
 }
 
 /// Writes to stdout; a closed pipe (`berth diff | head`) is not an error.
@@ -165,7 +150,7 @@ fn print_stdout(text: &str) -> CommandResult {
     {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CommandError::Runtime(format!(
+        Err(e) => Err(CommandError::runtime(format!(
             "could not write to stdout: {e}"
         ))),
     }
@@ -182,11 +167,7 @@ pub fn run(options: &GenerateOptions) -> CommandResult {
             drop(lock);
         }
     }
-    applied.map_err(|e| match e {
-        // A refusal is complete as it is (it names the files and the fix).
-        output::OutputError::HandEdited { .. } => CommandError::Output(e),
-        e => CommandError::Runtime(write_error(&e)),
-    })?;
+    applied?;
     let cwd = std::env::current_dir().ok();
     let view = PathView {
         cwd: cwd.as_deref(),
@@ -227,7 +208,7 @@ pub fn diff(options: &GenerateOptions) -> CommandResult {
     if !prepared.plan.hand_edited().is_empty() {
         command.push_str(" --force");
     }
-    Err(CommandError::Runtime(format!(
+    Err(CommandError::runtime(format!(
         "{out} differs from what berth generates; to update it run: {command}"
     )))
 }

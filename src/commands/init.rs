@@ -125,6 +125,7 @@ pub fn template_for(
         )
     };
     let (requests, limits) = spec::Resources::starting_values_text();
+    use berth_sidecar::contract as c;
     format!(
         "# yaml-language-server: $schema={SCHEMA_URL}
 # berth description of {name}: `berth validate` checks it, `berth generate` writes the
@@ -144,14 +145,14 @@ ports:
     # protocol: TCP               # TCP | UDP
     # expose: true                # include in the Service
 
-# berth-sidecar serves /livez, /readyz, /startupz and /metrics on this port.
+# berth-sidecar serves {livez}, {readyz}, {startupz} and {metrics} on this port.
 health:
   port: 9090
   startupTimeout: 60s
 
 # On SIGTERM readiness fails at once and the daemon keeps serving for preStopDelay while
 # load balancers catch up; in-flight work then gets drainTimeout before a forced stop.
-# Stop budget on every target: preStopDelay + drainTimeout + 5s.
+# Stop budget on every target: preStopDelay + drainTimeout + {margin}s.
 shutdown:
   preStopDelay: 5s
   drainTimeout: 20s
@@ -179,7 +180,7 @@ resources:
 #   reload: true
 {scheduling}
 security:
-  runAsUser: 65532                # distroless nonroot
+  runAsUser: {uid}                # distroless nonroot
   readOnlyRootFilesystem: true
   capabilities: []                # e.g. [NET_BIND_SERVICE]; all others are dropped
 
@@ -191,7 +192,13 @@ systemd:
   user: \"\"                        # empty: DynamicUser=yes
   restart: on-failure             # always | on-failure | no
   watchdog: 30s                   # 0s disables
-"
+",
+        livez = c::PATH_LIVEZ,
+        readyz = c::PATH_READYZ,
+        startupz = c::PATH_STARTUPZ,
+        metrics = c::PATH_METRICS,
+        margin = c::STOP_MARGIN.as_secs(),
+        uid = rules::NONROOT_UID,
     )
 }
 
@@ -204,10 +211,9 @@ pub fn run(options: &InitOptions) -> CommandResult {
         (None, Ok(cargo)) => {
             let name = cargo_project::daemon_name(&cargo.package);
             if !rules::is_dns1123_label(&name, 53) {
-                return Err(CommandError::Invalid(format!(
-                    "error: the Cargo package name {:?} does not make a daemon name ({name:?} is not a DNS-1123 label of at most 53 characters)\n  hint: pass --name NAME",
-                    cargo.package
-                )));
+                return Err(CommandError::invalid(format!(
+                    "the Cargo package name {:?} does not make a daemon name ({name:?} is not a DNS-1123 label of at most 53 characters)",
+                    cargo.package)).with_hint("pass --name NAME"));
             }
             name
         }
@@ -215,15 +221,16 @@ pub fn run(options: &InitOptions) -> CommandResult {
             let why = match why {
                 NotDetected::NoProject(m) | NotDetected::Unusable(m) => m,
             };
-            return Err(CommandError::Invalid(format!(
-                "error: --name is required here: no Cargo package to take it from ({why})\n  hint: berth init --name NAME"
-            )));
+            return Err(CommandError::invalid(format!(
+                "--name is required here: no Cargo package to take it from ({why})"
+            ))
+            .with_hint("berth init --name NAME"));
         }
     };
     let name = name.as_str();
     if !rules::is_dns1123_label(name, 53) {
-        return Err(CommandError::Invalid(format!(
-            "error: --name {name:?} is not a valid name\n  expected: a DNS-1123 label of 1 to 53 characters (a-z, 0-9, '-'), e.g. echo-daemon"
+        return Err(CommandError::invalid(format!(
+            "--name {name:?} is not a valid name\n  expected: a DNS-1123 label of 1 to 53 characters (a-z, 0-9, '-'), e.g. echo-daemon"
         )));
     }
     let image = options
@@ -231,11 +238,11 @@ pub fn run(options: &InitOptions) -> CommandResult {
         .clone()
         .unwrap_or_else(|| format!("ghcr.io/example/{name}:0.1.0"));
     if let Err(e) = rules::parse_image(&image) {
-        let mut msg = format!("error: --image: {}", e.message);
-        if let Some(h) = e.hint {
-            msg.push_str(&format!("\n  hint: {h}"));
-        }
-        return Err(CommandError::Invalid(msg));
+        let err = CommandError::invalid(format!("--image: {}", e.message));
+        return Err(match e.hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        });
     }
     let dir_abs = std::env::current_dir()
         .map(|cwd| cwd.join(&options.dir))
@@ -246,22 +253,20 @@ pub fn run(options: &InitOptions) -> CommandResult {
     let text = template_for(name, options.daemonset, &image, cargo);
     // The template must always validate; a failure here is a bug in berth, not in the input.
     if let Err(d) = spec::load_str(&text, "berth.yaml", Path::new(".")) {
-        return Err(CommandError::Runtime(format!(
-            "internal error: the generated berth.yaml is invalid:\n{d}"
+        return Err(CommandError::runtime(format!(
+            "the berth.yaml berth generated is invalid (a bug in berth):\n{d}"
         )));
     }
     let path = options.dir.join("berth.yaml");
     if path.exists() {
-        return Err(CommandError::Invalid(format!(
-            "error: {} already exists; berth init does not overwrite it\n  hint: edit it, or remove it first",
+        return Err(CommandError::invalid(format!(
+            "{} already exists; berth init does not overwrite it",
             path.display()
-        )));
+        ))
+        .with_hint("edit it, or remove it first"));
     }
     std::fs::create_dir_all(&options.dir).map_err(|e| {
-        CommandError::Runtime(format!(
-            "error: cannot create {}: {e}",
-            options.dir.display()
-        ))
+        CommandError::runtime(format!("cannot create {}: {e}", options.dir.display()))
     })?;
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
@@ -270,23 +275,21 @@ pub fn run(options: &InitOptions) -> CommandResult {
     {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(CommandError::Invalid(format!(
-                "error: {} already exists; berth init does not overwrite it",
+            return Err(CommandError::invalid(format!(
+                "{} already exists; berth init does not overwrite it",
                 path.display()
             )));
         }
         Err(e) => {
-            return Err(CommandError::Runtime(format!(
-                "error: cannot write {}: {e}",
+            return Err(CommandError::runtime(format!(
+                "cannot write {}: {e}",
                 path.display()
             )));
         }
     };
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|e| {
-            CommandError::Runtime(format!("error: cannot write {}: {e}", path.display()))
-        })?;
+        .map_err(|e| CommandError::runtime(format!("cannot write {}: {e}", path.display())))?;
     match &detected {
         Ok(c) => {
             println!(

@@ -35,7 +35,7 @@ pub(crate) fn load_spec(file: &Path, error_suffix: &str) -> Result<Spec, Command
         }
         Err(diagnostics) => {
             let count = diagnostics.error_count();
-            Err(CommandError::Invalid(format!(
+            Err(CommandError::Diagnostics(format!(
                 "{diagnostics}\n{count} error{} in {}{error_suffix}",
                 if count == 1 { "" } else { "s" },
                 file.display()

@@ -12,8 +12,8 @@ pub fn run() -> CommandResult {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CommandError::Runtime(format!(
-            "error: cannot write the schema: {e}"
+        Err(e) => Err(CommandError::runtime(format!(
+            "cannot write the schema: {e}"
         ))),
     }
 }

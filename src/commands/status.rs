@@ -62,7 +62,7 @@ fn runtime_error(e: cluster::ClusterError) -> CommandError {
 /// per pod problem.
 fn failure(rollout: &Rollout, headline: &str, problems: &[String]) -> String {
     let mut text = format!(
-        "error: {}: {headline}\n  {}",
+        "{}: {headline}\n  {}",
         rollout.reference(),
         rollout.counts()
     );
@@ -100,7 +100,7 @@ async fn once(conn: &Connection, spec: &Spec) -> CommandResult {
         Phase::Progressing(m) => out.push_str(&format!("  rolling out: {m}\n")),
         Phase::Failed(m) => {
             let problems = cluster::pod_problems(conn, spec).await.unwrap_or_default();
-            return Err(CommandError::Runtime(failure(&rollout, m, &problems)));
+            return Err(CommandError::runtime(failure(&rollout, m, &problems)));
         }
     }
     if !rollout.is_complete() {
@@ -178,11 +178,15 @@ async fn wait(conn: &Connection, spec: &Spec, timeout: Duration) -> CommandResul
                 let now = Instant::now();
                 if now >= deadline {
                     bar.finish_and_clear();
-                    return Err(CommandError::Runtime(format!(
+                    let err = CommandError::runtime(format!(
                         "{e}\n  the rollout status is unknown: the API server has not answered for {} and the timeout ({}) passed",
                         human(since.elapsed()),
                         human(timeout)
-                    )));
+                    ));
+                    return Err(match e.hint() {
+                        Some(h) => err.with_hint(h),
+                        None => err,
+                    });
                 }
                 outage = Some((since, e));
                 tokio::time::sleep(POLL.min(deadline - now)).await;
@@ -223,7 +227,7 @@ async fn wait(conn: &Connection, spec: &Spec, timeout: Duration) -> CommandResul
             Phase::Failed(m) => {
                 bar.finish_and_clear();
                 let problems = cluster::pod_problems(conn, spec).await.unwrap_or_default();
-                return Err(CommandError::Runtime(failure(&rollout, m, &problems)));
+                return Err(CommandError::runtime(failure(&rollout, m, &problems)));
             }
             Phase::Progressing(m) => {
                 let now = Instant::now();
@@ -239,7 +243,7 @@ async fn wait(conn: &Connection, spec: &Spec, timeout: Duration) -> CommandResul
                             "; pods not Ready:"
                         }
                     );
-                    return Err(CommandError::Runtime(failure(
+                    return Err(CommandError::runtime(failure(
                         &rollout, &headline, &problems,
                     )));
                 }
@@ -276,7 +280,7 @@ mod tests {
         };
         assert_eq!(
             failure(&rollout, "timed out", &["Unschedulable (pod a): no".into()]),
-            "error: deployment.apps/web: timed out\n  desired 2, updated 1, ready 0, available 0\n  Unschedulable (pod a): no"
+            "deployment.apps/web: timed out\n  desired 2, updated 1, ready 0, available 0\n  Unschedulable (pod a): no"
         );
     }
 }

@@ -18,14 +18,16 @@ fn plural(n: usize, word: &str) -> String {
 pub fn check_readable(file: &Path) -> CommandResult {
     match std::fs::metadata(file) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CommandError::Invalid(format!(
-            "{}: error: no such file\n  hint: `berth init --name NAME` writes a berth.yaml; -f FILE reads another file",
-            file.display()
-        ))),
-        Err(e) => Err(CommandError::Runtime(format!(
-            "{}: error: cannot read: {e}",
-            file.display()
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(CommandError::invalid("no such file")
+                .at(file.display().to_string())
+                .with_hint(
+                    "`berth init --name NAME` writes a berth.yaml; -f FILE reads another file",
+                ))
+        }
+        Err(e) => {
+            Err(CommandError::runtime(format!("cannot read: {e}")).at(file.display().to_string()))
+        }
     }
 }
 
@@ -57,7 +59,7 @@ pub fn run(file: &Path) -> CommandResult {
             if warnings > 0 {
                 summary.push_str(&format!(", {}", plural(warnings, "warning")));
             }
-            Err(CommandError::Invalid(summary))
+            Err(CommandError::Diagnostics(summary))
         }
     }
 }

@@ -46,6 +46,11 @@ pub const COMPONENT: &str = "daemon";
 pub const MANAGED_BY: &str = "berth";
 /// `imagePullPolicy` of the daemon's container (the chart's default).
 pub const PULL_POLICY: &str = "IfNotPresent";
+/// The pull policies the chart's `image.pullPolicy` accepts.
+pub const PULL_POLICIES: &[&str] = &[PULL_POLICY, "Always", "Never"];
+/// distroless' `nonroot` user: the UID the `helm test` pod runs as when the daemon runs as root
+/// (the description's default `runAsUser`).
+pub use crate::spec::rules::NONROOT_UID;
 /// `revisionHistoryLimit` of both workload kinds.
 pub const REVISION_HISTORY_LIMIT: u32 = 10;
 
@@ -265,8 +270,11 @@ pub struct Spread {
 pub const SPREAD: Spread = Spread {
     max_skew: 1,
     topology_key: "kubernetes.io/hostname",
-    when_unsatisfiable: "ScheduleAnyway",
+    when_unsatisfiable: WHEN_UNSATISFIABLE[0],
 };
+
+/// The `whenUnsatisfiable` choices of a spread constraint ([`SPREAD`] takes the first).
+pub const WHEN_UNSATISFIABLE: &[&str] = &["ScheduleAnyway", "DoNotSchedule"];
 
 /// `maxUnavailable` of the PodDisruptionBudget (a Deployment with more than one replica).
 pub const PDB_MAX_UNAVAILABLE: u32 = 1;
@@ -577,24 +585,6 @@ impl When {
         }
     }
 
-    /// Whether the condition is a setting the description states itself (the chart README
-    /// lists these rows for the description).
-    pub fn is_stated_setting(self) -> bool {
-        matches!(
-            self,
-            When::WritableRoot
-                | When::RootUser
-                | When::LowUid
-                | When::SysAdmin
-                | When::NoCpuRequest
-                | When::NoCpuLimit
-                | When::NoMemoryRequest
-                | When::NoMemoryLimit
-                | When::PartialResources
-                | When::SingleReplica
-        )
-    }
-
     /// Whether the chart's condition uses the `$req` and `$lim` variables.
     fn uses_resources(self) -> bool {
         matches!(
@@ -656,6 +646,16 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The objects, as the chart README names them.
+    fn describe(self) -> &'static str {
+        match self {
+            Scope::Every => "every object",
+            Scope::Workload => "workload",
+            Scope::TestPod => "`helm test` pod",
+            Scope::Pods => "workload, `helm test` pod",
+        }
+    }
+
     fn covers(self, object: Scope) -> bool {
         self == Scope::Every
             || self == object
@@ -683,6 +683,8 @@ pub struct Exemption {
     /// For a kube-score check (whose ignore annotation names checks only): the reason,
     /// emitted beside it as `kube-score.berth.io/<check>` ([`KUBE_SCORE_REASON_PREFIX`]).
     pub reason: Option<&'static str>,
+    /// For a row whose annotation carries no reason (Polaris'): the reason, for the chart README.
+    pub note: Option<&'static str>,
 }
 
 const fn exempt(scope: Scope, when: When, key: &'static str, value: &'static str) -> Exemption {
@@ -692,6 +694,20 @@ const fn exempt(scope: Scope, when: When, key: &'static str, value: &'static str
         key,
         value,
         reason: None,
+        note: None,
+    }
+}
+
+/// A Polaris exemption (`polaris.fairwinds.com/<check>-exempt: "true"`), with its reason for
+/// the chart README.
+const fn polaris(scope: Scope, when: When, key: &'static str, note: &'static str) -> Exemption {
+    Exemption {
+        scope,
+        when,
+        key,
+        value: "true",
+        reason: None,
+        note: Some(note),
     }
 }
 
@@ -708,6 +724,7 @@ const fn kube_score(
         key: KUBE_SCORE_IGNORE,
         value: check,
         reason: Some(reason),
+        note: None,
     }
 }
 
@@ -750,6 +767,12 @@ macro_rules! reason {
     };
     (network_policy) => {
         "the daemon traffic is not known to berth; add a NetworkPolicy for your cluster"
+    };
+    (host_network) => {
+        "host network requested in berth.yaml (host.network)"
+    };
+    (host_pid) => {
+        "host PID namespace requested in berth.yaml (host.pid)"
     };
     (spread) => {
         "pods are spread across nodes by topologySpreadConstraints"
@@ -794,37 +817,37 @@ pub const EXEMPTIONS: &[Exemption] = &[
         Scope::Workload,
         When::HostNetwork,
         "checkov.io/skip4",
-        "CKV_K8S_19=host network requested in berth.yaml (host.network)",
+        concat!("CKV_K8S_19=", reason!(host_network)),
     ),
     exempt(
         Scope::Workload,
         When::HostNetwork,
         "ignore-check.kube-linter.io/host-network",
-        "host network requested in berth.yaml (host.network)",
+        reason!(host_network),
     ),
-    exempt(
+    polaris(
         Scope::Workload,
         When::HostNetwork,
         "polaris.fairwinds.com/hostNetworkSet-exempt",
-        "true",
+        reason!(host_network),
     ),
     exempt(
         Scope::Workload,
         When::HostPid,
         "checkov.io/skip5",
-        "CKV_K8S_17=host PID namespace requested in berth.yaml (host.pid)",
+        concat!("CKV_K8S_17=", reason!(host_pid)),
     ),
     exempt(
         Scope::Workload,
         When::HostPid,
         "ignore-check.kube-linter.io/host-pid",
-        "host PID namespace requested in berth.yaml (host.pid)",
+        reason!(host_pid),
     ),
-    exempt(
+    polaris(
         Scope::Workload,
         When::HostPid,
         "polaris.fairwinds.com/hostPIDSet-exempt",
-        "true",
+        reason!(host_pid),
     ),
     exempt(
         Scope::Workload,
@@ -970,25 +993,25 @@ pub const EXEMPTIONS: &[Exemption] = &[
         "deployment-replicas",
         "replicas: {replicas} is set in berth.yaml",
     ),
-    exempt(
+    polaris(
         Scope::Pods,
         When::PullPolicyNotAlways,
         "polaris.fairwinds.com/pullPolicyNotAlways-exempt",
-        "true",
+        reason!(pull_policy),
     ),
     // One pod per node already: a spread constraint means nothing for a DaemonSet (and the
     // test pod is a single pod).
-    exempt(
+    polaris(
         Scope::Workload,
         When::DaemonSet,
         "polaris.fairwinds.com/topologySpreadConstraint-exempt",
-        "true",
+        "a DaemonSet runs one pod per node already",
     ),
-    exempt(
+    polaris(
         Scope::TestPod,
         When::Always,
         "polaris.fairwinds.com/topologySpreadConstraint-exempt",
-        "true",
+        "the helm test pod is a single pod",
     ),
 ];
 
@@ -1038,23 +1061,69 @@ pub fn annotations(spec: &Spec, scope: Scope) -> BTreeMap<String, String> {
     out
 }
 
-/// The rows that apply to `spec` because of a setting it states itself, for the chart README:
-/// (what is skipped, the reason).
-pub fn stated_exemptions(spec: &Spec) -> Vec<(String, String)> {
-    EXEMPTIONS
-        .iter()
-        .filter(|r| r.when.is_stated_setting() && r.when.holds(spec))
-        .map(|r| match r.reason {
-            Some(reason) => (format!("kube-score `{}`", r.value), fill(reason, spec)),
-            None => {
-                let value = fill(r.value, spec);
-                match value.split_once('=') {
-                    Some((check, reason)) => (format!("`{}` {check}", r.key), reason.to_string()),
-                    None => (format!("`{}`", r.key), value),
-                }
+/// A row of the chart README's table of exemptions: the rows of [`EXEMPTIONS`] with one scope,
+/// condition and reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExemptionRow {
+    /// What is skipped: annotation keys and check names, e.g. ``"`checkov.io/skip4` CKV_K8S_19,
+    /// kube-linter `host-network`"``.
+    pub what: String,
+    /// The objects that carry it.
+    pub on: &'static str,
+    /// The reason, its placeholders filled from the description.
+    pub why: String,
+    /// Whether it applies to the description's own values.
+    pub applies: bool,
+}
+
+/// The table of every exemption for the chart README, in [`EXEMPTIONS`] order.
+pub fn exemption_table(spec: &Spec) -> Vec<ExemptionRow> {
+    let mut rows: Vec<(Scope, When, ExemptionRow)> = Vec::new();
+    for row in EXEMPTIONS {
+        let (what, why) = describe(row);
+        let why = fill(why, spec);
+        let same = |(scope, when, r): &&mut (Scope, When, ExemptionRow)| {
+            *scope == row.scope && *when == row.when && r.why == why
+        };
+        match rows.iter_mut().find(same) {
+            Some((_, _, r)) => {
+                r.what.push_str(", ");
+                r.what.push_str(&what);
             }
-        })
-        .collect()
+            None => rows.push((
+                row.scope,
+                row.when,
+                ExemptionRow {
+                    what,
+                    on: row.scope.describe(),
+                    why,
+                    applies: row.when.holds(spec),
+                },
+            )),
+        }
+    }
+    rows.into_iter().map(|(_, _, r)| r).collect()
+}
+
+/// How the README names what `row` skips, and its reason.
+fn describe(row: &Exemption) -> (String, &'static str) {
+    if let Some(reason) = row.reason {
+        return (format!("kube-score `{}`", row.value), reason);
+    }
+    if let Some(check) = row
+        .key
+        .strip_prefix("polaris.fairwinds.com/")
+        .and_then(|k| k.strip_suffix("-exempt"))
+    {
+        return (format!("Polaris `{check}`"), row.note.unwrap_or_default());
+    }
+    if let Some(check) = row.key.strip_prefix("ignore-check.kube-linter.io/") {
+        return (format!("kube-linter `{check}`"), row.value);
+    }
+    match row.value.split_once('=') {
+        Some((check, reason)) => (format!("`{}` {check}", row.key), reason),
+        None => (format!("`{}`", row.key), row.value),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1183,6 +1252,12 @@ pub fn chart_helpers() -> String {
         "adminPortName",
         "The name of the admin port (health endpoints and /metrics).",
         ADMIN_PORT_NAME,
+    );
+    define(
+        &mut s,
+        "nonrootUid",
+        "The UID of the `helm test` pod when the daemon runs as root (a probe needs no privilege).",
+        &NONROOT_UID.to_string(),
     );
     define(
         &mut s,

@@ -404,6 +404,27 @@ pub fn parse_image(s: &str) -> Result<ImageRef, ImageError> {
     }
 }
 
+/// The workload kinds of `workload:` (and of the chart's `workload` value).
+pub const WORKLOADS: &[&str] = &["Deployment", "DaemonSet"];
+/// The protocols of a port.
+pub const PROTOCOLS: &[&str] = &["TCP", "UDP"];
+/// The `operator`s of a toleration.
+pub const TOLERATION_OPERATORS: &[&str] = &["Equal", "Exists"];
+/// The `effect`s of a toleration.
+pub const TOLERATION_EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
+/// The lowest port number.
+pub const PORT_MIN: u16 = 1;
+/// The highest port number.
+pub const PORT_MAX: u16 = 65535;
+/// The highest user id Kubernetes accepts (`runAsUser` is an int32).
+pub const MAX_UID: i64 = i32::MAX as i64;
+/// The default `security.runAsUser`: distroless' `nonroot` user.
+pub const NONROOT_UID: i64 = 65532;
+/// The durations berth accepts (`500ms`, `1m30s`, `0`), the grammar of
+/// `berth_sidecar::contract::parse_duration`, as a JSON Schema pattern: both schemas use it.
+pub const DURATION_PATTERN: &str =
+    r"^(0|\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
+
 /// The Kubernetes quantities berth accepts (`50m`, `0.5`, `64Mi`, `1e3`, `+1`), as a JSON Schema
 /// pattern; [`split_quantity`] is the same grammar in code. Both schemas (`berth schema` and
 /// the chart's `values.schema.json`) use this one pattern.

@@ -99,7 +99,7 @@ pub fn sample(workload: WorkloadKind) -> Spec {
         },
         host: Host::default(),
         security: Security {
-            run_as_user: 65532,
+            run_as_user: crate::spec::rules::NONROOT_UID,
             run_as_root: false,
             read_only_root_filesystem: true,
             capabilities: vec![],

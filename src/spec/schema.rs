@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 pub const SCHEMA_URL: &str =
     "https://raw.githubusercontent.com/berth-rs/berth/main/docs/berth.schema.json";
 
-const DURATION: &str = r"^(0|\+?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+)$";
+use super::rules::DURATION_PATTERN as DURATION;
 use super::rules::QUANTITY_PATTERN as QUANTITY;
 const DNS_LABEL: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 const DNS_SUBDOMAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
@@ -141,7 +141,7 @@ pub fn schema() -> Value {
         json!({
             "name": {"type": "string", "maxLength": 15, "pattern": IANA_SVC, "description": "IANA service name: 1..15 of a-z, 0-9, '-', with a letter"},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Unique across ports and health.port"},
-            "protocol": {"enum": ["TCP", "UDP"], "default": "TCP"},
+            "protocol": {"enum": super::rules::PROTOCOLS, "default": "TCP"},
             "expose": {"type": "boolean", "default": true, "description": "Include in the Service"}
         }),
     );
@@ -159,9 +159,9 @@ pub fn schema() -> Value {
         "A Kubernetes toleration.",
         json!({
             "key": {"type": "string", "pattern": format!("^$|{LABEL_KEY}")},
-            "operator": {"enum": ["Equal", "Exists"]},
+            "operator": {"enum": super::rules::TOLERATION_OPERATORS},
             "value": scalar_text("Taint value (with Equal)"),
-            "effect": {"enum": ["NoSchedule", "PreferNoSchedule", "NoExecute"]},
+            "effect": {"enum": super::rules::TOLERATION_EFFECTS},
             "tolerationSeconds": {"type": "integer", "description": "With effect NoExecute only"}
         }),
     );
@@ -171,7 +171,7 @@ pub fn schema() -> Value {
             "apiVersion": {"const": "berth/v1", "description": "The format version"},
             "name": {"type": "string", "maxLength": 53, "pattern": DNS_LABEL, "description": "DNS-1123 label, 1..53 characters (the Helm release limit)"},
             "description": scalar_text("Free text"),
-            "workload": {"enum": ["Deployment", "DaemonSet"], "description": "The Kubernetes workload kind"},
+            "workload": {"enum": super::rules::WORKLOADS, "description": "The Kubernetes workload kind"},
             "replicas": {"type": "integer", "minimum": 0, "maximum": 2147483647, "default": 2, "description": "Deployment only"},
             "image": {"type": "string", "pattern": image_pattern(), "description": "repository[:tag][@sha256:<64 hex>]; a tag other than latest, or a digest"},
             "command": {"type": "array", "items": scalar_text("An argument"), "description": "Overrides the entrypoint (default: the built binary)"},

@@ -424,8 +424,14 @@ impl<'a> Cx<'a> {
     }
 
     fn port(&mut self, node: &Node, path: &str) -> Option<u16> {
-        self.integer(node, path, 1, 65535, "a port number from 1 to 65535")
-            .and_then(|p| u16::try_from(p).ok())
+        self.integer(
+            node,
+            path,
+            rules::PORT_MIN.into(),
+            rules::PORT_MAX.into(),
+            "a port number from 1 to 65535",
+        )
+        .and_then(|p| u16::try_from(p).ok())
     }
 
     fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
@@ -602,7 +608,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
 
     let workload = cx
         .required(&top, "workload", "", "Deployment or DaemonSet")
-        .and_then(|n| cx.choice(n, "workload", &["Deployment", "DaemonSet"]))
+        .and_then(|n| cx.choice(n, "workload", rules::WORKLOADS))
         .map(|w| {
             if w == "DaemonSet" {
                 WorkloadKind::DaemonSet
@@ -703,9 +709,11 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, root: &Node, base_dir: &Path) -> Option<S
 
     let (ports, port_positions) = resolve_ports(cx, &top, health.port, health_port_pos);
 
+    // The runtime's own defaults, so a description without `shutdown` and a daemon started
+    // without the environment agree.
     let mut shutdown = Shutdown {
-        pre_stop_delay: Duration::from_secs(5),
-        drain_timeout: Duration::from_secs(20),
+        pre_stop_delay: berth_sidecar::contract::DEFAULT_PRE_STOP_DELAY.into(),
+        drain_timeout: berth_sidecar::contract::DEFAULT_DRAIN_TIMEOUT.into(),
     };
     if let Some(s) = top
         .get("shutdown")
@@ -922,7 +930,7 @@ fn resolve_ports(
         let port = port_node.and_then(|n| cx.port(n, &format!("{path}.port")));
         let protocol = match f.get("protocol") {
             Some(n) => cx
-                .choice(n, &format!("{path}.protocol"), &["TCP", "UDP"])
+                .choice(n, &format!("{path}.protocol"), rules::PROTOCOLS)
                 .map(|p| {
                     if p == "UDP" {
                         Protocol::Udp
@@ -1705,7 +1713,7 @@ fn resolve_toleration(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Tolera
     });
     let operator = match f.get("operator") {
         Some(n) => {
-            let v = cx.choice(n, &format!("{path}.operator"), &["Equal", "Exists"]);
+            let v = cx.choice(n, &format!("{path}.operator"), rules::TOLERATION_OPERATORS);
             ok &= v.is_some();
             v
         }
@@ -1718,11 +1726,7 @@ fn resolve_toleration(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Tolera
     });
     let effect = match f.get("effect") {
         Some(n) => {
-            let v = cx.choice(
-                n,
-                &format!("{path}.effect"),
-                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
-            );
+            let v = cx.choice(n, &format!("{path}.effect"), rules::TOLERATION_EFFECTS);
             ok &= v.is_some();
             v
         }
@@ -1781,7 +1785,7 @@ fn resolve_toleration(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Tolera
 
 fn resolve_security(cx: &mut Cx<'_>, node: Option<&Node>) -> Security {
     let mut out = Security {
-        run_as_user: 65532,
+        run_as_user: rules::NONROOT_UID,
         run_as_root: false,
         read_only_root_filesystem: true,
         capabilities: Vec::new(),
@@ -1814,7 +1818,7 @@ fn resolve_security(cx: &mut Cx<'_>, node: Option<&Node>) -> Security {
             n,
             "security.runAsUser",
             0,
-            i32::MAX as i128,
+            rules::MAX_UID.into(),
             "a user id from 0 to 2147483647",
         )
     {
@@ -1822,8 +1826,8 @@ fn resolve_security(cx: &mut Cx<'_>, node: Option<&Node>) -> Security {
             cx.err(
                     n.pos,
                     "security.runAsUser: 0 is root, which needs runAsRoot: true",
-                    "a non-zero user id, e.g. 65532",
-                    Some("run as an unprivileged user (65532 is distroless' nonroot), or set security.runAsRoot: true".into()),
+                    &format!("a non-zero user id, e.g. {}", rules::NONROOT_UID),
+                    Some(format!("run as an unprivileged user ({} is distroless' nonroot), or set security.runAsRoot: true", rules::NONROOT_UID)),
                 );
         } else {
             if uid != 0 && out.run_as_root {

@@ -1,5 +1,6 @@
-//! Shared by the integration tests that drive real tools: finding a tool (with the
-//! `BERTH_REQUIRE_TOOLS` rule), the repository's descriptions, and description variants.
+//! Shared by the integration tests: finding a tool (with the `BERTH_REQUIRE_TOOLS` rule), the
+//! repository's descriptions, description variants, and the fixed-seed PRNG of the
+//! randomized tests.
 
 #![allow(dead_code)]
 
@@ -247,4 +248,27 @@ pub fn snapshot_names_without_module() -> insta::internals::SettingsBindDropGuar
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
     settings.bind_to_scope()
+}
+
+/// xorshift64*: small and deterministic, so a randomized test makes the same choices on
+/// every run (a failure reproduces from its seed).
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
 }

@@ -158,7 +158,10 @@ async fn worker(load: Arc<Load>, clock: Arc<SignalClock>, stop: Arc<AtomicBool>)
                     tally.refused += 1;
                     break;
                 }
-                Err(_) => {
+                Err(e) => {
+                    // Counted as failed; named, since a local cause (e.g. no ephemeral port
+                    // left after many reconnects) is not the daemon's.
+                    eprintln!("[bench] connect error (not refused): {e}");
                     tally.connect_errors += 1;
                     break;
                 }

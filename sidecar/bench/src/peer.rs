@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use berth_sidecar::contract::parse_duration;
 use echo_daemon::{AppState, Config};
+use tokio::net::TcpListener;
 
 use crate::BenchError;
 
@@ -78,6 +79,51 @@ impl PeerArgs {
     /// Parses the process's own arguments.
     pub fn from_env() -> Result<PeerArgs, BenchError> {
         PeerArgs::parse(std::env::args().skip(1))
+    }
+}
+
+/// What both Rust peers start from: their command line, the two listeners, and the
+/// readiness flag (set) that [`pre_stop`] clears.
+pub struct Peer {
+    /// The parsed command line.
+    pub args: PeerArgs,
+    /// Bound to `args.app`.
+    pub app: TcpListener,
+    /// Bound to `args.admin`.
+    pub admin: TcpListener,
+    /// `/readyz` answers 200 while it is set.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl Peer {
+    /// Parses the process's arguments and binds both ports. On failure the error is printed
+    /// and the process exits: 2 for a bad command line, 1 when a port cannot be bound.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let berth_bench::peer::Peer { args, app, admin, ready } = berth_bench::peer::Peer::start().await;
+    /// # }
+    /// ```
+    pub async fn start() -> Peer {
+        let args = PeerArgs::from_env().unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(2)
+        });
+        match (
+            TcpListener::bind(args.app).await,
+            TcpListener::bind(args.admin).await,
+        ) {
+            (Ok(app), Ok(admin)) => Peer {
+                args,
+                app,
+                admin,
+                ready: Arc::new(AtomicBool::new(true)),
+            },
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("error: cannot bind: {e}");
+                std::process::exit(1)
+            }
+        }
     }
 }
 

@@ -10,6 +10,12 @@ use std::time::{Duration, Instant};
 
 pub const DAEMON: &str = env!("CARGO_BIN_EXE_berth-sidecar-test-daemon");
 
+/// What a 2-core machine at load average 20 adds, at worst seen, to an interval these tests
+/// measure across processes (scheduling of the daemon, of the test thread, loopback I/O).
+/// Every upper bound is the promise plus this slack: still far below the time the failure it
+/// guards against would take (a pre-stop delay, a drain timeout, a check that runs 5 s).
+pub const LOAD_SLACK: Duration = Duration::from_millis(250);
+
 pub struct Daemon {
     pub child: Child,
     pub admin: SocketAddr,
@@ -69,12 +75,21 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Sends `SIG{sig}` (`TERM`, `INT`, `HUP`, `KILL`, `STOP`, `CONT`) with one system call,
+    /// so a measured interval that starts just before it holds no fork of `kill`.
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{sig}"), &self.pid().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{sig} failed");
+        use rustix::process::{Pid, Signal, kill_process};
+        let signal = match sig {
+            "TERM" => Signal::TERM,
+            "INT" => Signal::INT,
+            "HUP" => Signal::HUP,
+            "KILL" => Signal::KILL,
+            "STOP" => Signal::STOP,
+            "CONT" => Signal::CONT,
+            other => panic!("no such signal in the tests: {other}"),
+        };
+        let pid = Pid::from_raw(self.pid() as i32).expect("a child's pid is positive");
+        kill_process(pid, signal).unwrap_or_else(|e| panic!("kill -{sig}: {e}"));
     }
 
     /// Waits for the exit, at most `limit`.
@@ -168,6 +183,24 @@ impl KeepAlive {
         Ok(KeepAlive {
             stream: BufReader::new(s),
         })
+    }
+
+    /// Waits at most `limit` for the server to close the connection, sending nothing (a
+    /// request would restart the server's idle timer); whether it closed.
+    pub fn closed_by_server_within(&mut self, limit: Duration) -> bool {
+        let stream = self.stream.get_mut();
+        let _ = stream.set_read_timeout(Some(limit.max(Duration::from_millis(1))));
+        let mut byte = [0u8; 1];
+        let closed = match stream.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false, // the server sent something instead
+            Err(e) => !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        closed
     }
 
     pub fn get(&mut self, path: &str) -> std::io::Result<Response> {

@@ -118,8 +118,11 @@ async fn start(
                     });
                     match result {
                         Ok(t) => {
-                            say(format!("RELOADED {:?} {t}", reload.trigger()));
+                            // Applied before it is announced: a test that saw the line reads
+                            // the new configuration.
+                            let line = format!("RELOADED {:?} {t}", reload.trigger());
                             *config.lock().unwrap() = t;
+                            say(line);
                             Ok(())
                         }
                         Err(e) => {

@@ -144,18 +144,24 @@ fn output_is_deterministic() {
 #[test]
 fn values_yaml_reads_back_as_the_values() {
     for (case, spec) in variants() {
-        let expected = values_data(&values(&spec));
+        let expected = serde_json::to_value(values::Values::of(&spec)).unwrap();
         assert_eq!(parsed_values(&spec), expected, "{case}");
     }
 }
 
 #[test]
 fn every_key_is_documented_and_typed() {
-    fn walk(fields: &[Field], path: &str) {
-        for f in fields {
-            let key = format!("{path}{}", f.key);
-            assert!(!f.doc.trim().is_empty(), "{key} has no comment");
-            match &f.node {
+    fn walk(tree: &[(&str, &str, Node<'_>)], path: &str) {
+        for (key, doc, node) in tree {
+            let key = format!("{path}{key}");
+            assert!(!doc.trim().is_empty(), "{key} has no comment");
+            // Every placeholder is expanded: only literal braces (`{name, value}`, `{}`) remain.
+            let unexpanded = doc.split('{').skip(1).any(|p| {
+                let name = p.split('}').next().unwrap_or("");
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            assert!(!unexpanded, "{key}: an unknown placeholder in {doc:?}");
+            match node {
                 Node::Group(children) => walk(children, &format!("{key}.")),
                 Node::Leaf { schema, .. } => {
                     assert!(
@@ -167,7 +173,8 @@ fn every_key_is_documented_and_typed() {
         }
     }
     let spec = sample(WorkloadKind::Deployment);
-    walk(&values(&spec), "");
+    let (data, schema) = values::documented(&spec);
+    walk(&values::tree(&data, &schema), "");
     // Every `key:` line of values.yaml outside list items follows a comment line.
     let text = file(&files(&spec), &spec, "values.yaml").to_owned();
     let lines: Vec<&str> = text.lines().collect();
@@ -267,6 +274,34 @@ fn schema_accepts_the_values_and_rejects_wrong_types() {
             "{case}: percent"
         );
         assert!(mutate(&|v| v["global"] = json!({"x": 1})), "{case}: global");
+        // Durations follow the sidecar's grammar; the ServiceMonitor's follow Prometheus'.
+        assert!(
+            mutate(&|v| v["shutdown"]["preStopDelay"] = json!("1.5s")),
+            "{case}: sidecar duration"
+        );
+        assert!(
+            !mutate(&|v| v["metrics"]["serviceMonitor"]["interval"] = json!("1.5s")),
+            "{case}: Prometheus duration"
+        );
+        assert!(
+            !mutate(
+                &|v| v["env"] = json!([{"name": "A", "value": "1", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}])
+            ),
+            "{case}: env value and valueFrom"
+        );
+        assert!(
+            !mutate(&|v| v["image"]["digest"] = Value::Null),
+            "{case}: null is no value"
+        );
+        // Self-contained (Helm 3.18.5+ refuses to fetch a remote `$ref`): schemars' subschemas
+        // are all inline, so the document has no reference at all.
+        let text = file(&set, &spec, "values.schema.json");
+        for word in ["$ref", "$defs", "definitions", "$id"] {
+            assert!(
+                !text.contains(word),
+                "{case}: values.schema.json has {word}"
+            );
+        }
     }
 }
 
@@ -491,39 +526,34 @@ fn yaml_writer_round_trips_awkward_strings() {
         ".inf",
         "NaN",
     ];
-    let fields = vec![
-        leaf(
-            "strings",
-            "doc",
-            json!(awkward.to_vec()),
-            schema::string_list(),
-        ),
-        leaf(
-            "map",
-            "doc",
-            Value::Object(
-                awkward
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (format!("k{i}{s}"), json!(s)))
-                    .collect(),
-            ),
-            schema::open_object(),
-        ),
-        leaf(
-            "nested",
-            "doc",
-            json!([{"a": [1, {"b": []}], "c": {}}, [["x"]], []]),
-            schema::open_object(),
-        ),
-        group(
+    let strings = json!(awkward.to_vec());
+    let map = Value::Object(
+        awkward
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("k{i}{s}"), json!(s)))
+            .collect(),
+    );
+    let nested = json!([{"a": [1, {"b": []}], "c": {}}, [["x"]], []]);
+    let num = json!(-3);
+    let any = json!({});
+    let leaf = |value| Node::Leaf {
+        value,
+        schema: &any,
+    };
+    let tree = vec![
+        ("strings", "doc", leaf(&strings)),
+        ("map", "doc", leaf(&map)),
+        ("nested", "doc", leaf(&nested)),
+        (
             "g",
             "doc\ntwo lines",
-            vec![leaf("num", "doc", json!(-3), schema::integer(-5, 5))],
+            Node::Group(vec![("num", "doc", leaf(&num))]),
         ),
     ];
-    let text = values_yaml(&fields);
-    assert_eq!(parse_yaml(&text), values_data(&fields), "{text}");
+    let text = values_yaml(&tree);
+    let expected = json!({"strings": strings, "map": map, "nested": nested, "g": {"num": -3}});
+    assert_eq!(parse_yaml(&text), expected, "{text}");
     assert!(
         text.contains("\n# doc\n# two lines\ng:\n  # doc\n  num: -3\n"),
         "{text}"
@@ -536,7 +566,8 @@ fn readme_documents_every_value() {
         let set = files(&spec);
         let readme = file(&set, &spec, "README.md");
         let mut rows = Vec::new();
-        readme_rows(&values(&spec), "", &mut rows);
+        let (data, schema) = values::documented(&spec);
+        readme_rows(&values::tree(&data, &schema), "", &mut rows);
         for row in &rows {
             assert!(
                 readme.contains(&format!("| `{}` |", row.key)),
@@ -588,11 +619,9 @@ fn static_chart_spec() -> Spec {
     spec
 }
 
-/// The chart's own templates spell none of the plan's constants: they include the generated
-/// `templates/_plan.tpl` (kept current by `static_chart_matches_the_generator`) instead, so a
-/// constant changed in Rust cannot leave a stale copy in the chart.
-#[test]
-fn chart_templates_take_every_constant_from_the_plan() {
+/// The constants of the plan and the runtime contract that neither a chart template nor a doc
+/// comment of the values may spell: each has one definition in Rust.
+fn plan_constants() -> Vec<String> {
     use berth_sidecar::contract as c;
     let mut constants: Vec<&str> = vec![
         c::ENV_ADMIN_ADDR,
@@ -621,6 +650,56 @@ fn chart_templates_take_every_constant_from_the_plan() {
         constants.extend(row.reason);
     }
     constants.push(plan::KUBE_SCORE_REASON_PREFIX);
+    let mut owned: Vec<String> = constants.into_iter().map(str::to_owned).collect();
+    owned.push(plan::NONROOT_UID.to_string());
+    owned
+}
+
+/// The doc comments of [`values::Values`] name the plan's constants as placeholders, so a
+/// constant re-typed in a doc comment fails here.
+#[test]
+fn values_docs_take_every_constant_from_the_plan() {
+    fn descriptions<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    match child {
+                        Value::String(d) if k == "description" => out.push(d),
+                        other => descriptions(other, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|c| descriptions(c, out)),
+            _ => {}
+        }
+    }
+    let schema = values::derived_schema();
+    let mut docs = Vec::new();
+    descriptions(&schema, &mut docs);
+    assert!(docs.len() > 60, "only {} descriptions", docs.len());
+    // The placeholders themselves (`{NODE_NAME_ENV}`) are names, not the constants.
+    let blank: Vec<(&str, String)> = values::placeholders(&sample(WorkloadKind::Deployment))
+        .into_iter()
+        .map(|(name, _)| (name, String::new()))
+        .collect();
+    let docs: Vec<String> = docs.iter().map(|d| values::expand(d, &blank)).collect();
+    for constant in plan_constants() {
+        for doc in &docs {
+            assert!(
+                !doc.contains(constant.as_str()),
+                "a doc comment of Values spells {constant:?}: use its placeholder\n{doc}"
+            );
+        }
+    }
+}
+
+/// The chart's own templates spell none of the plan's constants: they include the generated
+/// `templates/_plan.tpl` (kept current by `static_chart_matches_the_generator`) instead, so a
+/// constant changed in Rust cannot leave a stale copy in the chart.
+#[test]
+fn chart_templates_take_every_constant_from_the_plan() {
+    let owned = plan_constants();
+    let constants: Vec<&str> = owned.iter().map(String::as_str).collect();
     let files = static_files().unwrap();
     assert!(files.iter().any(|(p, _)| p == "templates/workload.yaml"));
     for (path, text) in files {

@@ -3,36 +3,17 @@
 //! readiness flip and pre-stop delay. No drain deadline (axum has none).
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use berth_bench::peer::{self, PeerArgs};
-use tokio::net::TcpListener;
+use berth_bench::peer::{self, Peer};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match PeerArgs::from_env() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (app, admin) = match (
-        TcpListener::bind(args.app).await,
-        TcpListener::bind(args.admin).await,
-    ) {
-        (Ok(app), Ok(admin)) => (app, admin),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: cannot bind: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let ready = Arc::new(AtomicBool::new(true));
+    let started = Peer::start().await;
+    let (args, ready) = (started.args, started.ready);
     // The probe server answers until the process exits.
-    tokio::spawn(axum::serve(admin, peer::admin_router(ready.clone())).into_future());
+    tokio::spawn(axum::serve(started.admin, peer::admin_router(ready.clone())).into_future());
     let stop = peer::pre_stop(peer::terminate_signal(), ready, args.pre_stop_delay);
-    match axum::serve(app, peer::app_router())
+    match axum::serve(started.app, peer::app_router())
         .with_graceful_shutdown(stop)
         .await
     {

@@ -4,33 +4,14 @@
 //! pre-stop delay written by hand.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use berth_bench::peer::{self, PeerArgs};
-use tokio::net::TcpListener;
+use berth_bench::peer::{self, Peer};
 use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match PeerArgs::from_env() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (app, admin) = match (
-        TcpListener::bind(args.app).await,
-        TcpListener::bind(args.admin).await,
-    ) {
-        (Ok(app), Ok(admin)) => (app, admin),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: cannot bind: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let ready = Arc::new(AtomicBool::new(true));
+    let started = Peer::start().await;
+    let (args, ready) = (started.args, started.ready);
     let delay = args.pre_stop_delay;
     let result = Toplevel::new(async move |s: &mut SubsystemHandle| {
         let admin_ready = ready.clone();
@@ -43,7 +24,7 @@ async fn main() -> ExitCode {
                     token.cancelled().await;
                     tokio::time::sleep(delay).await;
                 };
-                axum::serve(admin, peer::admin_router(admin_ready))
+                axum::serve(started.admin, peer::admin_router(admin_ready))
                     .with_graceful_shutdown(stop)
                     .await
             },
@@ -53,7 +34,7 @@ async fn main() -> ExitCode {
             async move |s: &mut SubsystemHandle| {
                 let token = s.create_cancellation_token();
                 let stop = peer::pre_stop(async move { token.cancelled().await }, ready, delay);
-                axum::serve(app, peer::app_router())
+                axum::serve(started.app, peer::app_router())
                     .with_graceful_shutdown(stop)
                     .await
             },

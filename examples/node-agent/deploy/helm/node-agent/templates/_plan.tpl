@@ -33,6 +33,13 @@ admin
 {{- end }}
 
 {{/*
+The UID of the `helm test` pod when the daemon runs as root (a probe needs no privilege).
+*/}}
+{{- define "berth.nonrootUid" -}}
+65532
+{{- end }}
+
+{{/*
 The name of the config file volume.
 */}}
 {{- define "berth.configVolume" -}}

@@ -1,12 +1,12 @@
 //! OCI images without Docker: what `berth build` assembles.
 //!
 //! For each platform, the image is the runtime base image (read from an OCI image layout, as
-//! `crane pull --format=oci` writes it) plus one layer holding the daemon's binary (and, for
-//! every base but distroless, the CA bundle), with the configuration the generated Dockerfile
-//! gives its image ([`crate::render::docker::image_config`]). The images of all platforms go into
-//! one OCI image index: a multi-arch image.
+//! `crane pull --format=oci` writes it) plus one gzip-compressed layer holding the daemon's
+//! binary (and, for every base but distroless, the CA bundle), with the configuration the
+//! generated Dockerfile gives its image ([`crate::render::docker::image_config`]). The images of
+//! all platforms go into one OCI image index: a multi-arch image.
 //!
-//! Everything here is pure file work (tar, SHA-256, OCI JSON) and deterministic: the same
+//! Everything here is pure file work (tar, gzip, SHA-256, OCI JSON) and deterministic: the same
 //! binaries and base give the same digests. Registry traffic (pulling the base, pushing the
 //! result) is `crane`'s job, driven by [`crate::commands::build`].
 //!
@@ -15,9 +15,10 @@
 //! let layout = OciLayout::create(std::path::Path::new("out"))?;
 //! let mut layer = Layer::new();
 //! layer.file("usr/local/bin/hello", 0o755, b"\x7fELF...".to_vec());
-//! let blob = layout.write_blob(&layer.into_tar())?;
-//! println!("layer sha256:{}", blob.hex);
-//! # Ok::<(), berth::image::ImageError>(())
+//! let tar = layer.into_tar();
+//! let blob = layout.write_blob(&berth::image::gzip(&tar)?)?;
+//! println!("layer sha256:{} (diff_id sha256:{})", blob.hex, berth::output::sha256_hex(&tar));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::collections::BTreeSet;
@@ -37,10 +38,12 @@ pub const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI media type of an image configuration.
 pub const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-/// OCI media type of an uncompressed layer (what berth writes).
+/// OCI media type of an uncompressed layer.
 pub const MEDIA_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-/// OCI media type of a gzip-compressed layer.
+/// OCI media type of a gzip-compressed layer (what berth writes).
 pub const MEDIA_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The gzip level of berth's layer (fixed: the same tar always compresses to the same bytes).
+pub const LAYER_GZIP_LEVEL: u32 = 9;
 /// Docker's manifest list and manifest media types (base images pushed by Docker use them).
 const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -397,6 +400,21 @@ impl Layer {
     }
 }
 
+/// `tar` gzip-compressed at [`LAYER_GZIP_LEVEL`], reproducibly: the header carries no file
+/// name, no comment, modification time 0 and operating system 255 ("unknown"), so the same
+/// input gives the same bytes (and digest) on every machine and every run.
+pub fn gzip(tar: &[u8]) -> io::Result<Vec<u8>> {
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(255)
+        .write(
+            Vec::with_capacity(tar.len() / 2),
+            flate2::Compression::new(LAYER_GZIP_LEVEL),
+        );
+    io::Write::write_all(&mut encoder, tar)?;
+    encoder.finish()
+}
+
 /// A ustar header. A path longer than 100 bytes is split at a `/` into the 155-byte prefix
 /// field and the name (a directory's trailing `/` is dropped then). berth's own paths
 /// (`/usr/local/bin/` + a Cargo name of at most 64 bytes, the CA bundle) always fit.
@@ -485,8 +503,10 @@ pub struct BuiltImage {
     pub manifest: Blob,
     /// The configuration blob.
     pub config: Blob,
-    /// The layer berth added.
+    /// The layer berth added, as stored and pulled (gzip).
     pub layer: Blob,
+    /// The same layer uncompressed: its digest is the configuration's `diff_id`.
+    pub layer_tar: Blob,
     /// Every layer's size plus the configuration: what a pull transfers.
     pub total_size: u64,
 }
@@ -624,7 +644,8 @@ fn apply(mut config: Map<String, Value>, image: &ImageConfig) -> Map<String, Val
 }
 
 /// Writes one platform's image into `layout`: copies the base layers from `base_layout` (none
-/// for scratch), adds `layer`, writes the configuration and the manifest.
+/// for scratch), adds `layer` (an uncompressed tar, stored gzip-compressed, its digest the
+/// `diff_id`), writes the configuration and the manifest.
 pub fn write_image(
     layout: &OciLayout,
     base_layout: Option<&OciLayout>,
@@ -653,14 +674,16 @@ pub fn write_image(
             total += descriptor["size"].as_u64().unwrap_or(0);
         }
     }
-    let layer_blob = layout.write_blob(&layer)?;
+    let layer_tar = Blob::of(&layer);
+    let compressed = gzip(&layer).map_err(io_error(layout.root()))?;
+    let layer_blob = layout.write_blob(&compressed)?;
     total += layer_blob.size;
-    let config = image_config_json(&base.config, image, platform, &layer_blob.digest(), created);
+    let config = image_config_json(&base.config, image, platform, &layer_tar.digest(), created);
     let config_blob = layout.write_blob(&to_json(&config))?;
     total += config_blob.size;
     let mut layers = base.layers.clone();
     layers.push(json!({
-        "mediaType": MEDIA_LAYER_TAR,
+        "mediaType": MEDIA_LAYER_GZIP,
         "digest": layer_blob.digest(),
         "size": layer_blob.size,
     }));
@@ -680,6 +703,7 @@ pub fn write_image(
         manifest: manifest_blob,
         config: config_blob,
         layer: layer_blob,
+        layer_tar,
         total_size: total,
     })
 }
@@ -768,6 +792,48 @@ mod tests {
                 b"binary".to_vec()
             )
         );
+    }
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn layer_gzip_is_reproducible_and_round_trips() {
+        let mut layer = Layer::new();
+        // Something compressible and something that is not, as a binary has both.
+        let mut contents = b"berth ".repeat(50_000);
+        let mut x: u32 = 1;
+        contents.extend((0..100_000).map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 16) as u8
+        }));
+        layer.file("usr/local/bin/echo-daemon", 0o755, contents);
+        let tar = layer.into_tar();
+        let first = gzip(&tar).unwrap();
+        assert_eq!(gzip(&tar).unwrap(), first, "same input, same bytes");
+        assert_eq!(
+            sha256_hex(&gzip(&tar.clone()).unwrap()),
+            sha256_hex(&first),
+            "same digest"
+        );
+        assert_eq!(gunzip(&first), tar);
+        assert!(
+            first.len() < tar.len() * 2 / 3,
+            "{} of {}",
+            first.len(),
+            tar.len()
+        );
+        // The header: magic, deflate, no flags (no name, comment or extra field), mtime 0,
+        // XFL 2 (the best level), OS 255.
+        assert_eq!(&first[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+        assert_eq!(LAYER_GZIP_LEVEL, 9);
+        // A different input gives a different stream.
+        let mut other = tar.clone();
+        other[600] ^= 1;
+        assert_ne!(gzip(&other).unwrap(), first);
     }
 
     #[test]
@@ -897,10 +963,17 @@ mod tests {
             let base = reopened.image_for(platform).unwrap();
             assert_eq!(base.config["architecture"], platform.arch());
             assert_eq!(base.layers.len(), 1);
-            let tar = reopened
+            assert_eq!(base.layers[0]["mediaType"], MEDIA_LAYER_GZIP);
+            let blob = reopened
                 .read_blob(base.layers[0]["digest"].as_str().unwrap())
                 .unwrap();
+            let tar = gunzip(&blob);
             assert_eq!(untar(&tar).last().unwrap().3, platform.arch().as_bytes());
+            // diff_id: the digest of the uncompressed tar, not of the stored blob.
+            assert_eq!(
+                base.config["rootfs"]["diff_ids"],
+                json!([format!("sha256:{}", sha256_hex(&tar))])
+            );
         }
         // A base for the wrong platform is refused.
         let err = write_image(

@@ -12,7 +12,26 @@ export PATH="$(go env GOPATH 2>/dev/null || echo /root/go)/bin:$PATH"
 export BERTH_REQUIRE_TOOLS=1
 
 t0=$(date +%s)
-phase() { printf '\n=== [%4ss] %s\n' "$(($(date +%s) - t0))" "$*"; }
+PHASES=()
+PHASE_START=()
+phase() {
+  PHASES+=("$*")
+  PHASE_START+=("$(date +%s)")
+  printf '\n=== [%4ss] %s\n' "$(($(date +%s) - t0))" "$*"
+}
+# At exit (also after a failure): how long each phase took, the last one up to the exit.
+phase_table() {
+  local rc=$? i end n=${#PHASES[@]}
+  printf '\n=== phase times (tests/run.sh, exit %s)\n' "$rc"
+  for ((i = 0; i < n; i++)); do
+    end=${PHASE_START[i + 1]:-$(date +%s)}
+    ((i + 1 < n)) || [ "$rc" != 0 ] || break # the closing "all suites passed" marker
+    printf '  %6ss  %s%s\n' "$((end - PHASE_START[i]))" "${PHASES[i]}" "$( ((i + 1 < n)) || echo ' (failed here)')"
+  done
+  printf '  %6ss  total\n' "$(($(date +%s) - t0))"
+  return "$rc"
+}
+trap phase_table EXIT
 
 phase "install tools (.ci/install-deps.sh)"
 bash .ci/install-deps.sh

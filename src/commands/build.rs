@@ -8,7 +8,7 @@
 //!    links statically like the Dockerfile. `$CARGO` chooses the cargo to run.
 //! 2. Assemble (unless `--no-image`): per platform, the runtime base image the Dockerfile names
 //!    (or `--runtime-image`), pulled with `crane pull --format=oci --platform`, plus one layer
-//!    with the binary, with the Dockerfile image's configuration ([`image_config`]); all of
+//!    with the binary (gzip, reproducible: [`image::gzip`]), with the Dockerfile image's configuration ([`image_config`]); all of
 //!    them in one OCI layout (`--output`, default `<dist>/image`) whose index lists one
 //!    manifest per platform.
 //! 3. Push (`--push REGISTRY/NAME:TAG`): `crane push --index`.
@@ -191,10 +191,11 @@ pub fn run(options: &BuildOptions) -> CommandResult {
         .map_err(|e| runtime(e.to_string()))?;
         descriptors.push(built.descriptor());
         lines.push(format!(
-            "  {platform}  manifest {}  {} (berth's layer {})",
+            "  {platform}  manifest {}  {} (berth's layer {} gzip, {} tar)",
             built.manifest.digest(),
             human_size(built.total_size),
-            human_size(built.layer.size)
+            human_size(built.layer.size),
+            human_size(built.layer_tar.size)
         ));
     }
     let index = layout

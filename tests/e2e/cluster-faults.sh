@@ -18,14 +18,11 @@ source tests/e2e/lib/common.sh
 T0=$(now_ms)
 phase() { printf '\n== [%6.1fs] %s\n' "$(awk -v a="$(now_ms)" -v b="$T0" 'BEGIN{print (a-b)/1000}')" "$*"; }
 
-BIN=${BERTH_K8S_BIN:-$BERTH_E2E_CACHE/k8s/bin}
-export BERTH_K8S_BIN=$BIN
-K8S_VERSION=${K8S_VERSION:-v1.32.13}
-ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
+# The control plane of tests/e2e/k8s.sh: the versions and binaries of tests/e2e/k8s/build.sh.
+k8s_versions
 
 WORK=$(mktemp -d /tmp/berth-faults-k8s.XXXXXX)
 CLUSTER=berth-faults-$$
-CTX=kwok-$CLUSTER
 export KWOK_WORKDIR=$WORK/kwok
 export KUBECONFIG=$WORK/kubeconfig
 CLUSTER_UP=0
@@ -70,34 +67,9 @@ cargo build --locked -q --bin berth
 BERTH=$REPO/target/debug/berth
 
 phase "control plane with RBAC on 127.0.0.1 (kwokctl) and 1 fake node"
-cat >"$WORK/kwok.yaml" <<EOF
-apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokctlConfiguration
-options:
-  runtime: binary
-  bindAddress: 127.0.0.1
-  kubeAuthorization: true
-  kubeVersion: $K8S_VERSION
-  etcdVersion: ${ETCD_VERSION#v}
-  kubeApiserverBinary: $BIN/kube-apiserver
-  kubeControllerManagerBinary: $BIN/kube-controller-manager
-  kubeSchedulerBinary: $BIN/kube-scheduler
-  kwokControllerBinary: $BIN/kwok
-  etcdBinary: $BIN/etcd
-  kubectlBinary: $BIN/kubectl
-EOF
+kwok_config "$WORK/kwok.yaml" "kubeAuthorization: true"
 t=$(now_ms)
-CLUSTER_UP=1
-if ! timeout 300 "$BIN/kwokctl" -c "$WORK/kwok.yaml" --name "$CLUSTER" create cluster \
-  --kubeconfig "$KUBECONFIG" --wait 3m >"$WORK/kwokctl.log" 2>&1; then
-  tail -n 20 "$WORK/kwokctl.log" >&2
-  e2e_die "kwokctl create cluster failed"
-fi
-"$KUBECTL" config use-context "$CTX" >/dev/null
-timeout 60 "$BIN/kwokctl" --name "$CLUSTER" scale node --replicas 1 >>"$WORK/kwokctl.log" 2>&1 ||
-  e2e_die "kwokctl scale node failed"
-wait_until 90 1 "$KUBECTL" wait --for=condition=Ready node --all --timeout=5s || e2e_die "the node did not become Ready"
-wait_until 60 1 "$KUBECTL" -n default get serviceaccount default || e2e_die "no default ServiceAccount"
+kwok_cluster_up "$WORK/kwok.yaml" 1
 e2e_log "cluster up in $(($(now_ms) - t)) ms"
 
 PIDDIR=$(echo "$KWOK_WORKDIR"/clusters/*/pids)

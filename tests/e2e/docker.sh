@@ -482,6 +482,14 @@ main() {
       base_image=$(sed -nE 's/^ARG RUNTIME_IMAGE=(.*)$/\1/p' "$df")
       [ "$base_image" = scratch ] || base_size=$(image_size_bytes "$base_image")
       figure "echo-daemon ($base): image size" "$(mb "$size") MB (berth's layers $(mb $((size - base_size))) MB on $base_image)"
+      if [ "$df" = "$REPO/$ECHO_DIR/deploy/docker/Dockerfile" ]; then
+        # For the multi-arch suite's configuration comparison (lib/common.sh).
+        mkdir -p "$(dirname "$ECHO_CONFIG_RECORD")"
+        jq -n --arg key "$(dockerfile_config_key "$df")" --arg image "$("$DOCKER" image inspect -f '{{.Id}}' "$PREFIX/echo-daemon:$base")" \
+          --argjson config "$("$DOCKER" image inspect -f '{{json .Config}}' "$PREFIX/echo-daemon:$base")" \
+          '{key: $key, image: $image, config: $config}' >"$ECHO_CONFIG_RECORD.tmp.$$" &&
+          mv "$ECHO_CONFIG_RECORD.tmp.$$" "$ECHO_CONFIG_RECORD"
+      fi
     else
       fail "$base: the generated Dockerfile builds unchanged" "see the log above"
     fi

@@ -14,6 +14,10 @@
 #    apply), `helm upgrade --set image.tag=...` rolls out, `helm rollback` rolls back, `helm
 #    test` runs the test pods (a kwok Stage completes them), `helm uninstall` leaves no object
 #    behind. Then a release installed by Helm 3 is upgraded, rolled back, uninstalled by Helm 4.
+#    From an OCI registry (crane registry serve on 127.0.0.1): the generated CI workflow's
+#    chart steps (helm package, helm push) publish two chart versions; Helm 3 and Helm 4 each
+#    `helm install oci://... --version` the first and upgrade to the second (--plain-http), and
+#    the release and its pods carry exactly the version pushed.
 # 4. Every fixture's chart (`helm template`) and plain manifests pass
 #    `kubectl apply --dry-run=server` (admission, schema and strict field validation), and both
 #    are the same objects after a server-side apply dry run (Helm's own labels aside).
@@ -37,13 +41,10 @@ source tests/e2e/lib/common.sh
 T0=$(now_ms)
 phase() { printf '\n== [%6.1fs] %s\n' "$(awk -v a="$(now_ms)" -v b="$T0" 'BEGIN{print (a-b)/1000}')" "$*"; }
 
-# The control plane's version: the newest of the supported range (README). A build argument:
-# K8S_VERSION=v1.29.15 bash tests/e2e/k8s.sh runs the suite against the oldest.
-K8S_VERSION=${K8S_VERSION:-v1.37.2}
-export K8S_VERSION
-BIN=${BERTH_K8S_BIN:-$BERTH_E2E_CACHE/k8s/bin-$K8S_VERSION}
-export BERTH_K8S_BIN=$BIN
-ETCD_VERSION=${ETCD_VERSION:-v3.5.21}
+# The control plane's version: the newest of the supported range (README), defined in
+# tests/e2e/k8s/build.sh. A build argument: K8S_VERSION=v1.29.15 bash tests/e2e/k8s.sh runs the
+# suite against the oldest.
+k8s_versions
 
 WORK=$(mktemp -d /tmp/berth-e2e-k8s.XXXXXX)
 CLUSTER=berth-e2e-$$
@@ -51,9 +52,11 @@ CTX=kwok-$CLUSTER
 export KWOK_WORKDIR=$WORK/kwok
 export KUBECONFIG=$WORK/kubeconfig
 CLUSTER_UP=0
+REGISTRY_PID=
 
 cleanup() {
   local rc=$?
+  [ -z "$REGISTRY_PID" ] || kill "$REGISTRY_PID" 2>/dev/null || true
   if [ "$CLUSTER_UP" = 1 ]; then
     if [ "${BERTH_E2E_KEEP:-0}" = 1 ]; then
       e2e_log "cluster kept: KUBECONFIG=$KUBECONFIG KWOK_WORKDIR=$KWOK_WORKDIR; delete with: kwokctl --name $CLUSTER delete cluster"
@@ -90,25 +93,11 @@ BERTH=$REPO/target/debug/berth
 
 # ---- cluster -------------------------------------------------------------------------------
 phase "control plane on 127.0.0.1 (kwokctl, runtime binary) and 3 fake nodes"
-cat >"$WORK/kwok.yaml" <<EOF
-apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokctlConfiguration
-options:
-  runtime: binary
-  bindAddress: 127.0.0.1
-  kubeVersion: $K8S_VERSION
-  etcdVersion: ${ETCD_VERSION#v}
-  kubeApiserverBinary: $BIN/kube-apiserver
-  kubeControllerManagerBinary: $BIN/kube-controller-manager
-  kubeSchedulerBinary: $BIN/kube-scheduler
-  kwokControllerBinary: $BIN/kwok
-  etcdBinary: $BIN/etcd
-  kubectlBinary: $BIN/kubectl
-EOF
+kwok_config "$WORK/kwok.yaml"
 # Stages: kwok's own defaults (as kwokctl would use them: once any Stage is given, it adds none)
 # plus one that completes `helm test` pods, so `helm test` can run on fake nodes. The defaults
 # are read from the kwok module build.sh built from, so they always match the binary.
-KWOK_SRC=${GOMODCACHE_OVERRIDE:-$BERTH_E2E_CACHE/go/mod}/sigs.k8s.io/kwok@${KWOK_VERSION:-v0.8.0}/kustomize/stage
+KWOK_SRC=${GOMODCACHE_OVERRIDE:-$BERTH_E2E_CACHE/go/mod}/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage
 for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
   pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
   [ -f "$KWOK_SRC/$f" ] || e2e_die "kwok stage $KWOK_SRC/$f not found (tests/e2e/k8s/build.sh fetches the module)"
@@ -166,27 +155,10 @@ spec:
       phase: Succeeded
 EOF
 t=$(now_ms)
-CLUSTER_UP=1
-if ! timeout 300 "$BIN/kwokctl" -c "$WORK/kwok.yaml" --name "$CLUSTER" create cluster \
-  --kubeconfig "$KUBECONFIG" --wait 3m >"$WORK/kwokctl.log" 2>&1; then
-  tail -n 20 "$WORK/kwokctl.log" >&2
-  tail -n 20 "$KWOK_WORKDIR/clusters/$CLUSTER/logs/"*.log >&2 || true
-  e2e_die "kwokctl create cluster failed"
-fi
-"$KUBECTL" config use-context "$CTX" >/dev/null
 # Fake nodes with the resources a real node reports, ephemeral storage included (kwok's default
 # node has none, so the helm test pod's ephemeral-storage request would never schedule).
-timeout 60 "$BIN/kwokctl" --name "$CLUSTER" scale node --replicas 3 \
-  --param '.allocatable["ephemeral-storage"]="100Gi"' >>"$WORK/kwokctl.log" 2>&1 ||
-  e2e_die "kwokctl scale node failed"
-if timeout 90 "$KUBECTL" wait --for=condition=Ready node --all --timeout=80s >/dev/null &&
-  [ "$("$KUBECTL" get nodes --no-headers | wc -l)" -eq 3 ]; then
-  pass "cluster up: API server $("$KUBECTL" version -o json | jq -r .serverVersion.gitVersion), 3 Ready nodes ($(($(now_ms) - t)) ms)"
-else
-  e2e_die "3 nodes did not become Ready"
-fi
-# The controller-manager creates each namespace's default ServiceAccount; wait for it once.
-wait_until 60 1 "$KUBECTL" -n default get serviceaccount default || e2e_die "no default ServiceAccount"
+kwok_cluster_up "$WORK/kwok.yaml" 3 --param '.allocatable["ephemeral-storage"]="100Gi"'
+pass "cluster up: API server $("$KUBECTL" version -o json | jq -r .serverVersion.gitVersion), 3 Ready nodes ($(($(now_ms) - t)) ms)"
 
 # ---- helpers -------------------------------------------------------------------------------
 # kc ARGS...: kubectl with a bounded request timeout.
@@ -346,6 +318,94 @@ if timeout 300 "$HELM" --kube-context "$CTX" -n $NS install echo-daemon "$CHARTS
 else
   fail "helm 3 -> helm 4 migration" "$(tail -n 5 "$WORK/helm-migrate.log" | tr '\n' ' ')"
 fi
+
+# ---- the chart from an OCI registry (what the generated CI workflow publishes) ----------------
+# The workflow's own chart steps ("Package the chart", "Push the chart"), read from the workflow
+# berth generates and run as written (tests/e2e/multiarch/workflow.py; the push with
+# --plain-http, lib/common.sh plain_http_push), push two chart versions to a registry on
+# 127.0.0.1; each Helm major installs the first from oci:// and upgrades to the second
+# (--plain-http), and the release runs exactly the version pushed.
+phase "helm install / upgrade from oci:// (the CI workflow's chart push, crane registry serve)"
+command -v crane >/dev/null || e2e_die "crane not found (bash .ci/install-deps.sh installs it)"
+start_registry "$WORK/registry"
+pass "registry: crane registry serve on $REG"
+OCI=$WORK/oci
+"$BERTH" generate -f examples/echo-daemon/berth.yaml --only ci -o "$OCI/wf" >/dev/null
+WF=$OCI/wf/ci/echo-daemon.yml
+WF_PY=$REPO/tests/e2e/multiarch/workflow.py
+OCI_CHART=$(python3 "$WF_PY" "$WF" env | sed -n 's/^CHART=//p')
+V1=$(python3 "$WF_PY" "$WF" env | sed -n 's/^CHART_VERSION=//p')
+[ "$OCI_CHART" = echo-daemon ] && [ "$V1" = "$(sed -n 's/^version: //p' "$CHARTS/echo-daemon/Chart.yaml")" ] ||
+  e2e_die "the workflow's CHART/CHART_VERSION ($OCI_CHART $V1) are not the chart's"
+# The second version: the same chart, its version bumped (what the next release publishes).
+V2=${V1%.*}.$((${V1##*.} + 1))
+CHART_REPO=oci://$REG/acme/charts
+# Helm's registry state in this run's directory, not the user's.
+export HELM_REGISTRY_CONFIG=$OCI/helm/registry.json HELM_REPOSITORY_CACHE=$OCI/helm/cache \
+  HELM_CACHE_HOME=$OCI/helm/cachehome HELM_CONFIG_HOME=$OCI/helm/config
+# chart_push VERSION: the workflow's package and push steps in a directory laid out as the
+# workflow expects (deploy/helm/$CHART beside berth.yaml), the chart's version set to VERSION.
+chart_push() {
+  local v=$1 dir=$OCI/src-$1 step script
+  mkdir -p "$dir/deploy/helm"
+  cp -r "$CHARTS/echo-daemon" "$dir/deploy/helm/$OCI_CHART"
+  sed -i "s/^version: .*/version: $v/" "$dir/deploy/helm/$OCI_CHART/Chart.yaml"
+  for step in "Package the chart" "Push the chart"; do
+    script=$(python3 "$WF_PY" "$WF" run publish "$step") || return 1
+    [ "$step" != "Push the chart" ] || script=$(plain_http_push "$script") || return 1
+    (cd "$dir" && CHART=$OCI_CHART CHART_VERSION=$v CHART_REPO=$CHART_REPO \
+      timeout 120 bash -euo pipefail -c "$script") >>"$OCI/push.log" 2>&1 || return 1
+  done
+}
+if chart_push "$V1" && chart_push "$V2" &&
+  [ "$(crane ls "$REG/acme/charts/$OCI_CHART" | sort -V | tr '\n' ' ')" = "$V1 $V2 " ]; then
+  pass "chart pushed by the workflow's steps (helm package, helm push): $CHART_REPO/$OCI_CHART tags $V1 $V2"
+else
+  fail "chart push to $CHART_REPO" "$(tail -n 5 "$OCI/push.log" | tr '\n' ' ')"
+fi
+# release_chart HELM NS: the chart (name-version) of the release echo-daemon, as Helm lists it.
+release_chart() { "$1" --kube-context "$CTX" -n "$2" list -o json | jq -r '.[] | select(.name == "echo-daemon") | .chart'; }
+# runs_chart NS CHART: the release's Deployment and Services are labelled helm.sh/chart=CHART
+# and the Deployment's 2 pods are Ready on the image the chart names.
+runs_chart() {
+  [ "$(kc -n "$1" get deployment,service -l "$(sel echo-daemon)" -o json |
+    jq -r '[.items[].metadata.labels["helm.sh/chart"]] | unique | join(" ")')" = "$2" ] &&
+    pods_settled "$1" "$(sel echo-daemon)" 2 ghcr.io/acme/echo-daemon:0.1.0
+}
+pod_names() { kc -n "$1" get pods -l "$(sel echo-daemon)" -o jsonpath='{.items[*].metadata.name}'; }
+oci_cycle() {
+  local label=$1 helm_bin=$2 NS=$3 t digest pods
+  H() { timeout 300 "$helm_bin" --kube-context "$CTX" -n "$NS" "$@"; }
+  t=$(now_ms)
+  if H install echo-daemon "$CHART_REPO/$OCI_CHART" --version "$V1" --plain-http --create-namespace \
+    --wait --timeout 3m >"$OCI/$NS.log" 2>&1 &&
+    [ "$(release_chart "$helm_bin" "$NS")" = "$OCI_CHART-$V1" ] &&
+    wait_until 60 1 runs_chart "$NS" "$OCI_CHART-$V1"; then
+    digest=$(sed -n 's/^Digest: //p' "$OCI/$NS.log" | head -n 1)
+    pass "$label install oci://…/$OCI_CHART --version $V1: the release and its objects are chart $OCI_CHART-$V1, 2 Ready pods${digest:+ (pulled $digest)} ($(($(now_ms) - t)) ms)"
+  else
+    fail "$label install from oci://" "release chart $(release_chart "$helm_bin" "$NS"); objects $(kc -n "$NS" get deployment,service -l "$(sel echo-daemon)" -o jsonpath='{.items[*].metadata.labels.helm\.sh/chart}'); ready $(ready_pods "$NS" "$(sel echo-daemon)"); $(tail -n 3 "$OCI/$NS.log" | tr '\n' ' ')"
+  fi
+  pods=$(pod_names "$NS")
+  t=$(now_ms)
+  if H upgrade echo-daemon "$CHART_REPO/$OCI_CHART" --version "$V2" --plain-http --reuse-values \
+    --wait --timeout 3m >>"$OCI/$NS.log" 2>&1 &&
+    [ "$(release_chart "$helm_bin" "$NS")" = "$OCI_CHART-$V2" ] &&
+    wait_until 60 1 runs_chart "$NS" "$OCI_CHART-$V2" && [ "$(pod_names "$NS")" = "$pods" ]; then
+    pass "$label upgrade from oci:// to --version $V2: revision $(H history echo-daemon -o json | jq 'length'), the release and its objects are chart $OCI_CHART-$V2; the same 2 pods serve (the pod template carries no chart version) ($(($(now_ms) - t)) ms)"
+  else
+    fail "$label upgrade from oci://" "release chart $(release_chart "$helm_bin" "$NS"); objects $(kc -n "$NS" get deployment,service -l "$(sel echo-daemon)" -o jsonpath='{.items[*].metadata.labels.helm\.sh/chart}'); pods before '$pods', now '$(pod_names "$NS")'; $(tail -n 3 "$OCI/$NS.log" | tr '\n' ' ')"
+  fi
+  if H uninstall echo-daemon --wait --timeout 3m >>"$OCI/$NS.log" 2>&1; then
+    pass "$label uninstall of the oci:// release"
+  else
+    fail "$label uninstall of the oci:// release" "$(tail -n 3 "$OCI/$NS.log" | tr '\n' ' ')"
+  fi
+}
+oci_cycle "helm 3 ($("$HELM" version --short))" "$HELM" oci-helm3-e2e
+oci_cycle "helm 4 ($("$HELM4" version --short))" "$HELM4" oci-helm4-e2e
+kill "$REGISTRY_PID" 2>/dev/null || true
+REGISTRY_PID=
 
 # ---- every fixture: server-side validation and chart == manifests --------------------------
 phase "fixtures: kubectl apply --dry-run=server, and helm template == plain manifests"

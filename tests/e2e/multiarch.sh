@@ -18,13 +18,16 @@
 #    Debian's aarch64 cross gcc. Build time and binary size reported.
 # 4. publish job: login, `berth build --skip-compile --push`, helm package, helm push.
 # 5. The index lists exactly the platforms of build.platforms; per platform the manifest's
-#    config has that os/architecture; size per platform reported; pushing again gives the same
-#    digest (reproducible).
+#    config has that os/architecture; size per platform reported; berth's layer is tar+gzip,
+#    its diff_id the uncompressed tar's digest, both sizes reported; pushing again gives the
+#    same digest (reproducible).
 # 6. Each platform pulled back: the binary in the image is an x86-64 / AArch64 ELF; the amd64
 #    image runs natively and the arm64 image under qemu (binfmt_misc registered by this suite,
 #    removed on exit): health `healthy` via `--berth-probe`, /readyz 200, the probe answers.
 # 7. The image config equals the config of the image `docker build` makes from the generated
-#    Dockerfile (labels, user, entrypoint, cmd, env, healthcheck, stop signal, ports, workdir).
+#    Dockerfile (labels, user, entrypoint, cmd, env, healthcheck, stop signal, ports, workdir):
+#    the Docker suite's image, recorded by tests/e2e/docker.sh for the same Dockerfile and base
+#    image; built here only when there is no such record.
 # 8. The chart pulled back from the registry (helm show chart oci://...).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -130,6 +133,8 @@ run_step() {
   local job=$1 step=$2 script log rc
   shift 2
   script=$(python3 "$WORKFLOW_PY" "$WF" run "$job" "$step") || return 1
+  # The local registry serves plain HTTP (lib/common.sh plain_http_push).
+  [ "$job|$step" != "publish|Push the chart" ] || script=$(plain_http_push "$script") || return 1
   log=$WORK/step-${job}-$(echo "$step" | tr -c 'a-zA-Z0-9' '_').log
   printf '%s|%s\n' "$job" "$step" >>"$RAN_STEPS"
   set +e
@@ -151,14 +156,7 @@ run_step() {
 ensure_dockerd
 bash tests/e2e/docker/base-images.sh
 
-mkdir -p "$WORK/registry"
-crane registry serve --address 127.0.0.1:0 --disk "$WORK/registry" >"$WORK/registry.log" 2>&1 &
-REGISTRY_PID=$!
-registry_port() { sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$WORK/registry.log" | head -n 1; }
-registry_listening() { [ -n "$(registry_port)" ]; }
-wait_until 30 0.2 registry_listening || e2e_die "crane registry serve did not start: $(cat "$WORK/registry.log")"
-REG=127.0.0.1:$(registry_port)
-wait_until 30 0.2 curl -sf "http://$REG/v2/" || e2e_die "registry $REG does not answer /v2/"
+start_registry "$WORK/registry"
 pass "registry: crane registry serve on $REG"
 export DOCKER_CONFIG=$WORK/docker-config HELM_REGISTRY_CONFIG=$WORK/helm/registry.json
 export HELM_REPOSITORY_CACHE=$WORK/helm/cache HELM_CONFIG_HOME=$WORK/helm/config HELM_CACHE_HOME=$WORK/helm/cachehome
@@ -194,8 +192,9 @@ DIST_CREATED+=("$DIST")
 declare -A BUILD_ENV=(
   [linux/amd64]=""
   # Debian's Rust 1.96 with its std source; RUSTC_BOOTSTRAP enables -Zbuild-std on a stable
-  # compiler; the unstable table of Cargo's config comes from CARGO_UNSTABLE_*.
-  [linux/arm64]="CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort"
+  # compiler; the unstable table of Cargo's config comes from CARGO_UNSTABLE_*. The target
+  # directory is the Windows suite's (lib/common.sh BUILD_STD_TARGET_DIR).
+  [linux/arm64]="CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort CARGO_TARGET_DIR=$BUILD_STD_TARGET_DIR"
 )
 PLATFORMS=()
 while IFS= read -r entry; do
@@ -268,6 +267,18 @@ for platform in "${PLATFORMS[@]}"; do
   check "index: $platform manifest's config says $(jq -r '"\(.os)/\(.architecture)"' <<<"$config")" \
     test "$(jq -r '"\(.os)/\(.architecture)"' <<<"$config")" = "$platform"
   figure "image size $platform (compressed base + berth layer)" "$(mb "$size") MB (berth's layer $(mb "$own") MB)"
+  # berth's layer: gzip (deterministic, lib src/image.rs), its diff_id the uncompressed tar's.
+  layer_digest=$(jq -r '.layers[-1].digest' <<<"$manifest")
+  crane blob "${IMAGE%:*}@$layer_digest" >"$WORK/layer.tgz"
+  tar_size=$(gzip -dc <"$WORK/layer.tgz" | wc -c)
+  tar_digest=sha256:$(gzip -dc <"$WORK/layer.tgz" | sha256sum | cut -d' ' -f1)
+  if [ "$(jq -r '.layers[-1].mediaType' <<<"$manifest")" = application/vnd.oci.image.layer.v1.tar+gzip ] &&
+    [ "$(jq -r '.rootfs.diff_ids[-1]' <<<"$config")" = "$tar_digest" ] && [ "$own" -lt "$tar_size" ]; then
+    pass "layer $platform: tar+gzip, $(mb "$own") MB from a $(mb "$tar_size") MB tar ($((own * 100 / tar_size)) %), diff_id = the tar's digest"
+  else
+    fail "layer $platform: tar+gzip with the tar's diff_id" "$(jq -r '.layers[-1].mediaType' <<<"$manifest") $own of $tar_size bytes; diff_id $(jq -r '.rootfs.diff_ids[-1]' <<<"$config") vs $tar_digest"
+  fi
+  figure "berth's layer $platform: gzip / uncompressed tar" "$(mb "$own") MB / $(mb "$tar_size") MB"
 done
 # Reproducible: assembling again from the same binaries and base gives the same index digest.
 if run_step publish "Multi-arch image" && [ "$(crane digest "$IMAGE")" = "$digest" ]; then
@@ -385,31 +396,43 @@ run_platform() {
 for platform in "${PLATFORMS[@]}"; do run_platform "$platform"; done
 
 # -- 7. the same configuration as the Dockerfile's image --------------------------------------
-DOCKERFILE_TAG=$PREFIX/echo-daemon:dockerfile
-t0=$(now_ms)
-if timeout 1800 "$DOCKER" build --progress=plain -f "$ECHO_DIR/deploy/docker/Dockerfile" -t "$DOCKERFILE_TAG" . \
-  >"$WORK/docker-build.log" 2>&1; then
-  IMAGES+=("$DOCKERFILE_TAG")
-  figure "docker build of the Dockerfile (BuildKit, cache warm or cold)" "$(secs $(($(now_ms) - t0)))"
-  fields='{Labels, User, Entrypoint, Cmd, Env, Healthcheck, StopSignal, ExposedPorts, WorkingDir}'
-  "$DOCKER" image inspect -f '{{json .Config}}' "$DOCKERFILE_TAG" |
-    jq -S "$fields | .Env |= sort" >"$WORK/config-dockerfile.json"
+# The Docker suite's image of the same Dockerfile on the same base when it recorded one (it runs
+# first in tests/run.sh; lib/common.sh), else `docker build` of the Dockerfile here.
+DOCKERFILE=$ECHO_DIR/deploy/docker/Dockerfile
+fields='{Labels, User, Entrypoint, Cmd, Env, Healthcheck, StopSignal, ExposedPorts, WorkingDir}'
+config_from=
+if [ -f "$ECHO_CONFIG_RECORD" ] && [ "$(jq -r .key "$ECHO_CONFIG_RECORD")" = "$(dockerfile_config_key "$DOCKERFILE")" ]; then
+  jq .config "$ECHO_CONFIG_RECORD" >"$WORK/config-dockerfile.raw"
+  config_from="the Docker suite's image $(jq -r .image "$ECHO_CONFIG_RECORD" | cut -c1-19) of the same Dockerfile and base"
+else
+  DOCKERFILE_TAG=$PREFIX/echo-daemon:dockerfile
+  t0=$(now_ms)
+  if timeout 1800 "$DOCKER" build --progress=plain -f "$DOCKERFILE" -t "$DOCKERFILE_TAG" . \
+    >"$WORK/docker-build.log" 2>&1; then
+    IMAGES+=("$DOCKERFILE_TAG")
+    figure "docker build of the Dockerfile (BuildKit, cache warm or cold)" "$(secs $(($(now_ms) - t0)))"
+    "$DOCKER" image inspect -f '{{json .Config}}' "$DOCKERFILE_TAG" >"$WORK/config-dockerfile.raw"
+    config_from="docker build's (no record of the Docker suite for this Dockerfile and base)"
+  else
+    tail -n 30 "$WORK/docker-build.log" >&2
+    fail "config: docker build of the generated Dockerfile"
+  fi
+fi
+if [ -n "$config_from" ]; then
+  jq -S "$fields | .Env |= sort" "$WORK/config-dockerfile.raw" >"$WORK/config-dockerfile.json"
   crane config --platform linux/amd64 "$IMAGE" | jq -S ".config | $fields | .Env |= sort" >"$WORK/config-berth.json"
   if diff -u "$WORK/config-dockerfile.json" "$WORK/config-berth.json" >"$WORK/config.diff"; then
-    pass "config: berth build's image config = docker build's ($(jq -c 'keys' "$WORK/config-berth.json"))"
+    pass "config: berth build's image config = $config_from ($(jq -c 'keys' "$WORK/config-berth.json"))"
   else
-    fail "config: berth build's image config = docker build's" "$(head -n 30 "$WORK/config.diff" | tr '\n' ' ')"
+    fail "config: berth build's image config = $config_from" "$(head -n 30 "$WORK/config.diff" | tr '\n' ' ')"
   fi
-else
-  tail -n 30 "$WORK/docker-build.log" >&2
-  fail "config: docker build of the generated Dockerfile"
 fi
 
 # -- 8. the chart back from the registry -------------------------------------------------------
 chart_version=$(sed -n 's/^version: //p' "$ECHO_DIR/deploy/helm/echo-daemon/Chart.yaml")
-if out=$(timeout 120 helm show chart "$CHART_REPO/echo-daemon" --version "$chart_version" 2>&1) &&
+if out=$(timeout 120 helm show chart "$CHART_REPO/echo-daemon" --version "$chart_version" --plain-http 2>&1) &&
   grep -qx 'name: echo-daemon' <<<"$out"; then
-  pass "chart: helm show chart $CHART_REPO/echo-daemon --version $chart_version"
+  pass "chart: helm show chart $CHART_REPO/echo-daemon --version $chart_version --plain-http"
 else
   fail "chart: pulled back from the registry" "$out"
 fi

@@ -34,19 +34,6 @@ step_done() {
 }
 wanted() { [ "$REBUILD" = 1 ] || ! image_exists "$1"; }
 
-# The Debian mirror this machine's apt uses (deb822 `URIs:` or one-line `deb URL suite`).
-debian_mirror() {
-  local url
-  url=$(
-    {
-      grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources /dev/null | awk '{print $2}'
-      grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /dev/null |
-        sed -E 's/\[[^]]*\]//' | awk '{print $2}'
-    } | grep -E '/debian/?$' | head -n 1
-  )
-  echo "${url:-http://deb.debian.org/debian}"
-}
-
 # -- 1. the Debian root file system (shared by all three images) -------------------------
 ensure_rootfs() {
   if [ -f "$ROOTFS/.berth-complete" ] && [ "$REBUILD" != 1 ]; then

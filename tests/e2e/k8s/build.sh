@@ -3,14 +3,16 @@
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes, via a
 # wrapper module that replaces the staging modules with their published versions), etcd 3.5
 # (wrapper module around go.etcd.io/etcd/server/v3) and kwok/kwokctl (sigs.k8s.io/kwok); with
-# BUILD_ONLY naming `node`, also kubelet and kube-proxy of the same version.
+# BUILD_ONLY naming `node` and `coredns`, also kubelet and kube-proxy of the same version and
+# CoreDNS (one module and one `go build` for the three, see below).
 #
 # Output: $BERTH_K8S_BIN (default /var/cache/berth-e2e/k8s/bin-$K8S_VERSION: one directory per
 # control-plane version, so versions are built side by side and never replace each other's
 # binaries). Go caches live under
 # /var/cache/berth-e2e/go so a second run is fast. A binary is skipped when its stamp file
 # records the requested version. Usage: tests/e2e/k8s/build.sh  (prints per-step timings);
-# tests/e2e/k8s/build.sh --print-bin prints the binaries' directory.
+# tests/e2e/k8s/build.sh --print-bin prints the binaries' directory; --print-env prints the
+# versions and that directory as shell assignments (the suites `eval` it: one definition).
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.37.2}   # a build argument; the newest supported (README)
@@ -36,6 +38,11 @@ want() { [[ " $BUILD_ONLY " == *" $1 "* ]]; }
 # `build.sh --print-bin`: where the binaries of this version go (for the suites), nothing built.
 if [[ ${1:-} == --print-bin ]]; then
   echo "$BIN"
+  exit 0
+fi
+if [[ ${1:-} == --print-env ]]; then
+  printf 'K8S_VERSION=%q ETCD_VERSION=%q KWOK_VERSION=%q BERTH_K8S_BIN=%q\n' \
+    "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$BIN"
   exit 0
 fi
 
@@ -126,18 +133,18 @@ k8s_wrapper() {
     go get "${pkgs[@]}" >/dev/null
   )
 }
-# k8s_build DIR CMD...: compiles the commands in the wrapper module DIR into $BIN, with the
-# version stamps upstream's hack/lib/version.sh sets (without them /version says v0.0.0-master).
+# k8s_build DIR PKG...: compiles the main packages PKG... in the wrapper module DIR into $BIN
+# (one `go build`), with the version stamps upstream's hack/lib/version.sh sets (without them
+# /version says v0.0.0-master).
 k8s_build() {
   local d=$1
   shift
-  local ld="-s -w" p c pkgs=()
+  local ld="-s -w" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     ld="$ld -X $p.gitTreeState=clean"
   done
-  for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  (cd "$d" && "${NICE[@]}" go build -trimpath -ldflags "$ld" -o "$BIN/" "${pkgs[@]}")
+  (cd "$d" && "${NICE[@]}" go build -trimpath -ldflags "$ld" -o "$BIN/" "$@")
 }
 
 # ---- kube-apiserver, kube-controller-manager, kube-scheduler, kubectl ------------------------
@@ -154,48 +161,38 @@ else
   d=$WORK/kubernetes-$K8S_VERSION
   k8s_wrapper "$d" "${K8S_CMDS[@]}"
   step "kubernetes: modules resolved; compiling"
-  k8s_build "$d" "${K8S_CMDS[@]}"
+  k8s_build "$d" "${K8S_CMDS[@]/#/k8s.io/kubernetes/cmd/}"
   for c in "${K8S_CMDS[@]}"; do stamp "$c" "$K8S_VERSION"; done
   step "kubernetes $K8S_VERSION: built in $(($(date +%s) - t))s"
 fi
 
-# ---- the node: kubelet, kube-proxy (tests/e2e/kubelet.sh; not built by default) --------------
-# Same version, same Go caches (the packages they share with the control plane compile once);
-# their own module directory, so a node build never disturbs the control plane's.
-NODE_CMDS=(kubelet kube-proxy)
-all=true
-for c in "${NODE_CMDS[@]}"; do have "$c" "$K8S_VERSION" || all=false; done
-if ! want node; then
-  :
-elif $all; then
-  step "node $K8S_VERSION: cached"
-else
-  step "node $K8S_VERSION: building ${NODE_CMDS[*]}"
+# ---- the node: kubelet, kube-proxy and CoreDNS (tests/e2e/kubelet.sh; not built by default) --
+# One wrapper module and one `go build` for the three. CoreDNS is a main package of our own
+# around coremain with only the plugins the node's cluster DNS uses (bind, errors, kubernetes),
+# instead of the upstream binary with all ~60 plugins and their SDKs; resolved in this module,
+# it compiles against the control plane's client-go, apimachinery, grpc and protobuf, so 469 of
+# its 534 packages are already in the Go cache (in a module of its own, at CoreDNS's older
+# versions, 17 of 519 were). kubelet and kube-proxy share 1452 of their 1612 packages with the
+# control plane (same versions, same Go cache). Their own module directory, so a node build
+# never disturbs the control plane's.
+NODE_PKGS=()
+built=()
+if want node; then
+  for c in kubelet kube-proxy; do
+    if have "$c" "$K8S_VERSION"; then step "$c $K8S_VERSION: cached"; else NODE_PKGS+=("k8s.io/kubernetes/cmd/$c") built+=("$c"); fi
+  done
+fi
+if want coredns; then
+  if have coredns "$COREDNS_VERSION"; then step "coredns $COREDNS_VERSION: cached"; else NODE_PKGS+=(./coredns) built+=(coredns); fi
+fi
+if ((${#NODE_PKGS[@]})); then
+  step "node $K8S_VERSION: building ${built[*]}"
   t=$(date +%s)
   d=$WORK/node-$K8S_VERSION
-  k8s_wrapper "$d" "${NODE_CMDS[@]}"
-  step "node: modules resolved; compiling"
-  k8s_build "$d" "${NODE_CMDS[@]}"
-  for c in "${NODE_CMDS[@]}"; do stamp "$c" "$K8S_VERSION"; done
-  step "node $K8S_VERSION: built in $(($(date +%s) - t))s"
-fi
-
-# ---- coredns (tests/e2e/kubelet.sh; not built by default) ------------------------------------
-# Only the plugins the node's cluster DNS uses (bind, errors, kubernetes): a main package of
-# our own around coremain, instead of the upstream binary with all ~60 plugins and their SDKs.
-if ! want coredns; then
-  :
-elif have coredns "$COREDNS_VERSION"; then
-  step "coredns $COREDNS_VERSION: cached"
-else
-  step "coredns $COREDNS_VERSION: building (plugins bind, errors, kubernetes)"
-  t=$(date +%s)
-  d=$WORK/coredns-$COREDNS_VERSION
-  rm -rf "$d" && mkdir -p "$d"
-  (
-    cd "$d"
-    go mod init local/corednsbuild >/dev/null 2>&1
-    cat >main.go <<'GO'
+  k8s_wrapper "$d" kubelet kube-proxy
+  if [[ " ${built[*]} " == *" coredns "* ]]; then
+    mkdir -p "$d/coredns"
+    cat >"$d/coredns/main.go" <<'GO'
 // The cluster DNS of the real-node suite: CoreDNS with three plugins.
 package main
 
@@ -212,12 +209,15 @@ func init() { dnsserver.Directives = []string{"bind", "errors", "kubernetes"} }
 
 func main() { coremain.Run() }
 GO
-    go get "github.com/coredns/coredns@$COREDNS_VERSION" >/dev/null
-    go mod tidy >/dev/null
-    "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$BIN/coredns" .
-  )
-  stamp coredns "$COREDNS_VERSION"
-  step "coredns $COREDNS_VERSION: built in $(($(date +%s) - t))s"
+    (cd "$d" && go get "github.com/coredns/coredns@$COREDNS_VERSION" >"$d/go-get-coredns.log" 2>&1) ||
+      { tail -n 20 "$d/go-get-coredns.log" >&2; exit 1; }
+  fi
+  step "node: modules resolved; compiling"
+  k8s_build "$d" "${NODE_PKGS[@]}"
+  for c in "${built[@]}"; do
+    if [[ $c == coredns ]]; then stamp coredns "$COREDNS_VERSION"; else stamp "$c" "$K8S_VERSION"; fi
+  done
+  step "node $K8S_VERSION: ${built[*]} built in $(($(date +%s) - t))s"
 fi
 
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl kubelet kube-proxy coredns; do

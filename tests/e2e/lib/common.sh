@@ -9,6 +9,11 @@
 
 # Long-lived caches (base images' root file systems, dockerd's log) live outside the repo.
 BERTH_E2E_CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
+# The one target directory of the -Zbuild-std builds with Debian's rustc: the Windows .exe
+# (windows/env.sh) and the arm64 binary (multiarch.sh). Each target's std and crates have their
+# own directory in it, the host side (proc macros, build scripts, release profile) is built
+# once for both.
+BUILD_STD_TARGET_DIR=${BUILD_STD_TARGET_DIR:-$BERTH_E2E_CACHE/build-std/target}
 
 # Debian's docker.io client: /usr/local/bin/docker (if any) has no buildx plugin, so with
 # DOCKER_BUILDKIT=1 it refuses to build, and without it the legacy builder rejects
@@ -73,6 +78,21 @@ wait_until() {
   done
 }
 
+# debian_mirror: the Debian mirror this machine's apt uses (deb822 `URIs:` or one-line
+# `deb URL suite`), else deb.debian.org; for debootstrap (docker/base-images.sh,
+# multiarch/base-arm64.sh). No match is no error (|| true: the pipeline runs under pipefail).
+debian_mirror() {
+  local url
+  url=$(
+    {
+      grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources /dev/null | awk '{print $2}'
+      grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /dev/null |
+        sed -E 's/\[[^]]*\]//' | awk '{print $2}'
+    } | grep -E '/debian/?$' | head -n 1 || true
+  )
+  echo "${url:-http://deb.debian.org/debian}"
+}
+
 # ---------------------------------------------------------------------------------------
 # Docker engine
 # ---------------------------------------------------------------------------------------
@@ -110,6 +130,20 @@ ensure_dockerd() {
   e2e_log "dockerd is up ($("$DOCKER" version -f '{{.Server.Version}}'))"
 }
 
+# The configuration (`docker image inspect .Config`) of the image the Docker suite builds from
+# examples/echo-daemon's Dockerfile, recorded for tests/e2e/multiarch.sh, which compares berth
+# build's image with it instead of building the same Dockerfile a second time. The record holds
+# the key it is valid for (dockerfile_config_key).
+ECHO_CONFIG_RECORD=$BERTH_E2E_CACHE/docker/echo-daemon-config.json
+# dockerfile_config_key DOCKERFILE: what an image's configuration depends on: the Dockerfile's
+# SHA-256 and the image ID of the runtime base image it names.
+dockerfile_config_key() {
+  local base
+  base=$(sed -nE 's/^ARG RUNTIME_IMAGE=(.*)$/\1/p' "$1")
+  printf '%s %s\n' "$(sha256sum <"$1" | cut -d' ' -f1)" \
+    "$("$DOCKER" image inspect -f '{{.Id}}' "$base" 2>/dev/null || echo "no-$base")"
+}
+
 # image_exists TAG
 image_exists() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
@@ -122,4 +156,99 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }
 # container_health NAME: starting | healthy | unhealthy | none
 container_health() {
   "$DOCKER" inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------
+# Kubernetes control plane (kwokctl, runtime binary), shared by k8s.sh and cluster-faults.sh
+# ---------------------------------------------------------------------------------------
+
+# k8s_versions: K8S_VERSION, ETCD_VERSION, KWOK_VERSION and BIN (BERTH_K8S_BIN) from
+# tests/e2e/k8s/build.sh, where they are defined (the environment overrides them as there).
+k8s_versions() {
+  eval "$(bash tests/e2e/k8s/build.sh --print-env)"
+  export K8S_VERSION ETCD_VERSION KWOK_VERSION BERTH_K8S_BIN
+  BIN=$BERTH_K8S_BIN
+}
+
+# kwok_config FILE [OPTION...]: the KwokctlConfiguration of the suites' control plane: etcd,
+# the API server, controller-manager, scheduler and kwok from $BIN on 127.0.0.1, plus the
+# extra `options:` lines OPTION... (e.g. "kubeAuthorization: true"). Stages may be appended.
+kwok_config() {
+  local file=$1 opt
+  shift
+  {
+    cat <<EOC
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubeVersion: $K8S_VERSION
+  etcdVersion: ${ETCD_VERSION#v}
+  kubeApiserverBinary: $BIN/kube-apiserver
+  kubeControllerManagerBinary: $BIN/kube-controller-manager
+  kubeSchedulerBinary: $BIN/kube-scheduler
+  kwokControllerBinary: $BIN/kwok
+  etcdBinary: $BIN/etcd
+  kubectlBinary: $BIN/kubectl
+EOC
+    for opt in "$@"; do printf '  %s\n' "$opt"; done
+  } >"$file"
+}
+
+# kwok_cluster_up CONFIG NODES [SCALE_ARG...]: creates the cluster $CLUSTER from CONFIG
+# (KWOK_WORKDIR and KUBECONFIG set by the caller; CLUSTER_UP=1 from here on, for its cleanup),
+# switches to its context, adds NODES fake nodes (kwokctl scale node SCALE_ARG...), and waits
+# (bounded) until NODES nodes are Ready and the default ServiceAccount exists. Logs to
+# $WORK/kwokctl.log; dies on failure.
+kwok_cluster_up() {
+  local config=$1 nodes=$2
+  shift 2
+  CLUSTER_UP=1
+  if ! timeout 300 "$BIN/kwokctl" -c "$config" --name "$CLUSTER" create cluster \
+    --kubeconfig "$KUBECONFIG" --wait 3m >"$WORK/kwokctl.log" 2>&1; then
+    tail -n 20 "$WORK/kwokctl.log" >&2
+    tail -n 20 "$KWOK_WORKDIR/clusters/$CLUSTER/logs/"*.log >&2 || true
+    e2e_die "kwokctl create cluster failed"
+  fi
+  "$BIN/kubectl" config use-context "kwok-$CLUSTER" >/dev/null
+  timeout 60 "$BIN/kwokctl" --name "$CLUSTER" scale node --replicas "$nodes" "$@" >>"$WORK/kwokctl.log" 2>&1 ||
+    e2e_die "kwokctl scale node failed"
+  nodes_ready() {
+    "$BIN/kubectl" wait --for=condition=Ready node --all --timeout=5s >/dev/null &&
+      [ "$("$BIN/kubectl" get nodes --no-headers | wc -l)" -eq "$1" ]
+  }
+  wait_until 90 1 nodes_ready "$nodes" || e2e_die "$nodes nodes did not become Ready"
+  # The controller-manager creates each namespace's default ServiceAccount; wait for it once.
+  wait_until 60 1 "$BIN/kubectl" -n default get serviceaccount default || e2e_die "no default ServiceAccount"
+}
+
+# ---------------------------------------------------------------------------------------
+# A local OCI registry
+# ---------------------------------------------------------------------------------------
+
+# start_registry DIR: `crane registry serve` on 127.0.0.1 (a free port), blobs in DIR, log in
+# DIR.log; sets REG (host:port) and REGISTRY_PID (the caller's cleanup kills it). Bounded.
+start_registry() {
+  local dir=$1
+  mkdir -p "$dir"
+  crane registry serve --address 127.0.0.1:0 --disk "$dir" >"$dir.log" 2>&1 &
+  REGISTRY_PID=$!
+  registry_port() { sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$dir.log" | head -n 1; }
+  registry_listening() { [ -n "$(registry_port)" ]; }
+  wait_until 30 0.2 registry_listening || e2e_die "crane registry serve did not start: $(cat "$dir.log")"
+  REG=127.0.0.1:$(registry_port)
+  wait_until 30 0.2 curl -sf "http://$REG/v2/" || e2e_die "registry $REG does not answer /v2/"
+}
+
+# plain_http_push SCRIPT: a generated workflow step's script made fit for start_registry's
+# registry, which serves plain HTTP on 127.0.0.1: `--plain-http` appended to its `helm push`
+# lines (Helm 3.22 and 4 refuse the https-to-http fallback there: "downgrades scheme from
+# https"; the workflow's own registry, ghcr.io, has TLS). Fails when no line is a helm push.
+plain_http_push() {
+  grep -q '^helm push ' <<<"$1" || {
+    echo "plain_http_push: no 'helm push' line in: $1" >&2
+    return 1
+  }
+  sed -E 's/^(helm push .*)$/\1 --plain-http/' <<<"$1"
 }

@@ -23,14 +23,7 @@ t0=$(now_ms)
 
 [ -f "$CA" ] || e2e_die "$CA missing: run tests/e2e/docker/base-images.sh first"
 if [ ! -f "$ROOTFS/.berth-complete" ]; then
-  mirror=$(
-    {
-      grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources /dev/null | awk '{print $2}'
-      grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list /dev/null |
-        sed -E 's/\[[^]]*\]//' | awk '{print $2}'
-    } | grep -E '/debian/?$' | head -n 1 || true
-  )
-  mirror=${mirror:-http://deb.debian.org/debian}
+  mirror=$(debian_mirror)
   e2e_log "debootstrap --foreign --arch=arm64 $SUITE ($mirror)"
   rm -rf "$ROOTFS"
   mkdir -p "$(dirname "$ROOTFS")"

@@ -10,11 +10,14 @@
 # compiler by RUSTC_BOOTSTRAP=1), mingw links. rustup's cargo stays first on PATH for the Linux
 # build, so the Debian tools are called by absolute path. See tests/e2e/windows/README.md.
 
-BERTH_E2E_CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
+# BERTH_E2E_CACHE and BUILD_STD_TARGET_DIR (shared with the arm64 build of the multi-arch suite).
+# shellcheck source=tests/e2e/lib/common.sh
+declare -F e2e_log >/dev/null || source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 WIN_CACHE=$BERTH_E2E_CACHE/windows
 WIN_TARGET=x86_64-pc-windows-gnu
-# Its own target directory: the std built from source and every dependency for Windows.
-WIN_TARGET_DIR=${WIN_TARGET_DIR:-$WIN_CACHE/target}
+# The -Zbuild-std target directory: the std built from source and every dependency for Windows
+# under x86_64-pc-windows-gnu/ in it.
+WIN_TARGET_DIR=${WIN_TARGET_DIR:-$BUILD_STD_TARGET_DIR}
 # wine 8.0 lives here (wine64, wineserver); the wine64 package has no /usr/bin shims. Its
 # Windows programs run as `wine64 wineboot`, `wine64 sc`, `wine64 cmd /c ...`.
 WINE_DIR=/usr/lib/wine

@@ -142,6 +142,18 @@ struct Context {
     admin_port: u16,
     ports: Vec<u16>,
     rust_target: &'static str,
+    /// The stop budget's margin (`contract::STOP_MARGIN`).
+    stop_margin: String,
+    /// The admin paths, e.g. `/livez` (`contract::PATH_*`).
+    env_log_file: &'static str,
+    env_log_format: &'static str,
+    env_event_log_source: &'static str,
+    path_livez: &'static str,
+    path_readyz: &'static str,
+    path_startupz: &'static str,
+    path_metrics: &'static str,
+    /// The probe mode's flag and argument, e.g. `--berth-probe readyz`.
+    probe_readyz: String,
 }
 
 impl Context {
@@ -278,6 +290,19 @@ impl Context {
             admin_port: spec.health.port,
             ports: spec.ports.iter().map(|p| p.port).collect(),
             rust_target: RUST_TARGET,
+            stop_margin: crate::spec::model::STOP_MARGIN.to_string(),
+            env_log_file: c::ENV_LOG_FILE,
+            env_log_format: c::ENV_LOG_FORMAT,
+            env_event_log_source: c::ENV_EVENT_LOG_SOURCE,
+            path_livez: c::PATH_LIVEZ,
+            path_readyz: c::PATH_READYZ,
+            path_startupz: c::PATH_STARTUPZ,
+            path_metrics: c::PATH_METRICS,
+            probe_readyz: format!(
+                "{} {}",
+                c::PROBE_FLAG,
+                c::PATH_READYZ.trim_start_matches('/')
+            ),
         }
     }
 }

@@ -71,6 +71,16 @@ pub const ENV_HEADER_READ_TIMEOUT: &str = "BERTH_HEADER_READ_TIMEOUT";
 /// ```
 pub const ENV_LOG_FILE: &str = "BERTH_LOG_FILE";
 
+/// The Windows Event Log source the log lines are also reported under, in the Application log
+/// (optional; Windows with the `windows` feature only, ignored elsewhere). Levels map to event
+/// types: ERROR to an error event, WARN to a warning, INFO and below to information. The
+/// generated Windows scripts set it to the service name and register that source.
+///
+/// ```
+/// assert_eq!(berth_sidecar::contract::ENV_EVENT_LOG_SOURCE, "BERTH_EVENT_LOG_SOURCE");
+/// ```
+pub const ENV_EVENT_LOG_SOURCE: &str = "BERTH_EVENT_LOG_SOURCE";
+
 /// Default of [`ENV_ADMIN_ADDR`].
 ///
 /// ```

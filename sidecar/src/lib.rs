@@ -63,7 +63,9 @@
 //!
 //! `berth generate` writes the `cmd.exe` scripts that install such a service
 //! (`deploy/windows/`); a service has no console, so they set
-//! [`contract::ENV_LOG_FILE`] and [`logging::init`] appends the log lines there.
+//! [`contract::ENV_EVENT_LOG_SOURCE`] (and register that event source) and
+//! [`contract::ENV_LOG_FILE`]: [`logging::init`] reports each log line to the Windows Event
+//! Log under the service's own source and appends it to the log file.
 //!
 //! # Cargo features
 //!
@@ -74,7 +76,7 @@
 //! | `metrics` | yes | `/metrics`, [`Handle::metrics_registry`] | prometheus-client (+ its small deps: dtoa, itoa, parking_lot) |
 //! | `systemd` | yes | `sd_notify` protocol and watchdog ([`systemd`]) | none: std's `UnixDatagram` |
 //! | `reload` | yes | SIGHUP and `BERTH_CONFIG_FILE` watching ([`Builder::on_reload`]) | notify (inotify on Linux) |
-//! | `windows` | no | run as a Windows service: the Service Control Manager drives the lifecycle (the `windows` module, documented on Windows builds) | windows-service, on Windows only (nothing elsewhere) |
+//! | `windows` | no | run as a Windows service: the Service Control Manager drives the lifecycle (the `windows` module, documented on Windows builds); log lines to the Windows Event Log ([`contract::ENV_EVENT_LOG_SOURCE`]) | windows-service, windows-sys, on Windows only (nothing elsewhere) |
 //!
 //! Trim a daemon with `default-features = false, features = ["runtime", "systemd"]`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -90,6 +92,8 @@ mod check;
 mod entry;
 #[cfg(feature = "runtime")]
 mod error;
+#[cfg(all(feature = "windows", windows))]
+mod eventlog;
 #[cfg(feature = "runtime")]
 mod exit;
 #[cfg(feature = "runtime")]

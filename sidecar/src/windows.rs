@@ -26,8 +26,11 @@
 //! | PARAMCHANGE | the reload of SIGHUP ([`Builder::on_reload`](crate::Builder::on_reload)) |
 //! | end | `SERVICE_STOPPED`: exit code 0 after a clean drain, service-specific code 124 after a forced one ([`EXIT_DRAIN_TIMEOUT`](crate::EXIT_DRAIN_TIMEOUT)), 1 or 2 when start-up failed |
 //!
-//! Logs: a service has no console; set [`ENV_LOG_FILE`](crate::contract::ENV_LOG_FILE)
-//! (the scripts `berth generate` writes do) to append the log lines to a file.
+//! Logs: a service has no console. Set
+//! [`ENV_EVENT_LOG_SOURCE`](crate::contract::ENV_EVENT_LOG_SOURCE) to report each log line to
+//! the Windows Event Log under that source (ERROR as an error event, WARN as a warning, the
+//! rest as information), and [`ENV_LOG_FILE`](crate::contract::ENV_LOG_FILE) to append them to
+//! a file; the scripts `berth generate` writes set both.
 
 use std::ffi::OsString;
 use std::process::ExitCode;

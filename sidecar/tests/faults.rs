@@ -7,6 +7,8 @@
 //! at a time (a process-wide lock) so that one case's load does not eat another's time
 //! budget; the limits are generous multiples of what the promise needs, never of a
 //! measured mean.
+// Unix only: real signals (`kill`). The Windows build is driven for real by tests/e2e/windows.sh.
+#![cfg(unix)]
 
 mod common;
 

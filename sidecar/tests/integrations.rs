@@ -1,4 +1,6 @@
 //! systemd notify, probe mode and configuration reload, with real processes.
+// Unix only: real signals, Unix datagram sockets and `/proc`. The Windows build is driven for real by tests/e2e/windows.sh.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! The shutdown sequence with real processes, real signals and real HTTP on loopback.
+// Unix only: real signals (`kill -TERM`). The Windows build is driven for real by tests/e2e/windows.sh.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,15 +1,18 @@
 //! The `ci` target (only with `--only ci`): `ci/<name>.yml`, a GitHub Actions workflow that
 //! tests the workspace, compiles the daemon once per platform of `build.platforms`, assembles
-//! the multi-arch image with `berth build` and pushes it and the Helm chart to OCI registries.
+//! the multi-arch image with `berth build` and pushes it and the Helm chart to OCI registries;
+//! with the `windows` target, a `windows` job builds the `.exe` and uploads it with the
+//! install scripts.
 //!
 //! The layout lives in `templates/ci/github-workflow.yml.j2`; this module computes the values.
-//! Every command of the workflow is one the project's own end-to-end suite runs
-//! (`tests/e2e/multiarch.sh` executes the workflow's steps).
+//! Every command of the workflow is one the project's own end-to-end suites run
+//! (`tests/e2e/multiarch.sh` executes the workflow's steps, `tests/e2e/windows.sh` those of the
+//! `windows` job).
 
 use serde::Serialize;
 
 use super::plan::paths;
-use super::{FileSet, RenderError, Target, assets, helm, template};
+use super::{FileSet, RenderError, Target, assets, docker, helm, template, windows};
 use crate::spec::{Platform, Spec};
 
 /// The crane release the workflow installs (also pinned in `.ci/install-deps.sh`).
@@ -43,6 +46,21 @@ struct Context {
     chart_version: String,
     chart_repo: String,
     matrix: Vec<MatrixEntry>,
+    /// The Windows service job, when the `windows` target renders for this description.
+    windows: Option<WindowsJob>,
+}
+
+/// The `windows` job: cross-compiles the `.exe` on a Linux runner with MinGW, writes the
+/// install scripts (`berth generate --only windows`) and uploads both as one artifact.
+#[derive(Debug, Serialize)]
+struct WindowsJob {
+    target: &'static str,
+    linker: &'static str,
+    linker_package: &'static str,
+    /// `CARGO_TARGET_<TRIPLE>_LINKER`.
+    linker_env: String,
+    cargo_args: String,
+    exe: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +121,17 @@ impl Context {
                     },
                 })
                 .collect(),
+            windows: windows::skip_reason(spec).is_none().then(|| WindowsJob {
+                target: windows::RUST_TARGET,
+                linker: windows::LINKER,
+                linker_package: windows::LINKER_PACKAGE,
+                linker_env: format!(
+                    "CARGO_TARGET_{}_LINKER",
+                    windows::RUST_TARGET.to_uppercase().replace('-', "_")
+                ),
+                cargo_args: docker::cargo_args(spec),
+                exe: format!("{}.exe", spec.build.bin),
+            }),
         }
     }
 }
@@ -160,6 +189,33 @@ mod tests {
         assert_eq!(w.matches("- platform: ").count(), 1);
         assert!(!w.contains("aarch64"));
         assert!(w.contains("# Copy it to .github/workflows/echo-daemon.yml."));
+    }
+
+    #[test]
+    fn windows_job_when_the_windows_target_renders() {
+        let mut spec = sample(WorkloadKind::Deployment);
+        spec.build.features = vec!["tls".into()];
+        let w = workflow(&spec);
+        assert!(w.contains("\n  windows:\n    runs-on: ubuntu-24.04\n"));
+        assert!(w.contains("      WINDOWS_TARGET: x86_64-pc-windows-gnu\n"));
+        assert!(w.contains(
+            "          CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER: x86_64-w64-mingw32-gcc\n"
+        ));
+        assert!(w.contains(
+            "        run: cargo build --release --locked --target \"$WINDOWS_TARGET\" -p echo-daemon --bin echo-daemon --features tls\n"
+        ));
+        assert!(w.contains("          berth generate -f berth.yaml --only windows -o dist\n"));
+        assert!(w.contains(
+            "          cp \"${CARGO_TARGET_DIR:-target}/$WINDOWS_TARGET/release/echo-daemon.exe\" dist/windows/\n"
+        ));
+        assert!(w.contains("          name: windows-service\n          path: dist/windows\n"));
+
+        spec.windows.enabled = false;
+        let w = workflow(&spec);
+        assert!(
+            !w.contains("windows"),
+            "no Windows job without the target:\n{w}"
+        );
     }
 
     #[test]

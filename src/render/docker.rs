@@ -203,21 +203,28 @@ pub fn image_config(spec: &Spec) -> ImageConfig {
     }
 }
 
+/// What `cargo build` is told to build: `-p <package> --bin <bin> [--features a,b]`,
+/// shell-quoted (the Dockerfile's builder stage and the CI workflow's Windows job).
+pub fn cargo_args(spec: &Spec) -> String {
+    let mut args = format!(
+        "-p {} --bin {}",
+        shell_quote(&spec.build.package),
+        shell_quote(&spec.build.bin)
+    );
+    if !spec.build.features.is_empty() {
+        args.push_str(" --features ");
+        args.push_str(&shell_quote(&spec.build.features.join(",")));
+    }
+    args
+}
+
 impl Context {
     fn new(spec: &Spec) -> Self {
         let base = spec.build.base;
         let static_link = base == BaseImage::Scratch;
         let config = image_config(spec);
 
-        let mut cargo_args = format!(
-            "-p {} --bin {}",
-            shell_quote(&spec.build.package),
-            shell_quote(&spec.build.bin)
-        );
-        if !spec.build.features.is_empty() {
-            cargo_args.push_str(" --features ");
-            cargo_args.push_str(&shell_quote(&spec.build.features.join(",")));
-        }
+        let cargo_args = cargo_args(spec);
 
         let env = config
             .env

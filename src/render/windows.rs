@@ -9,8 +9,10 @@
 //! - The service runs the installed `.exe` directly (`sc create binPath=`); berth-sidecar's
 //!   `windows` feature talks to the Service Control Manager, so no wrapper is involved.
 //! - The contract goes into the service's `Environment` value (REG_MULTI_SZ), with
-//!   `BERTH_CONFIG_FILE` pointing at `%ProgramData%\<name>\config\<file>` and `BERTH_LOG_FILE`
-//!   at `%ProgramData%\<name>\logs\<name>.log` (a service has no console).
+//!   `BERTH_CONFIG_FILE` pointing at `%ProgramData%\<name>\config\<file>`; a service has no
+//!   console, so its log goes to the Windows Event Log (`BERTH_EVENT_LOG_SOURCE=<name>`, the
+//!   source registered by `install.cmd` with [`EVENT_MESSAGE_FILE`], removed by
+//!   `uninstall.cmd`) and to `%ProgramData%\<name>\logs\<name>.log` (`BERTH_LOG_FILE`).
 //! - The stop budget is the one of every target ([`Shutdown::stop_timeout`]): the service's
 //!   `PreshutdownTimeout`, and the time the scripts wait for STOPPED.
 //! - `{field: spec.nodeName}` becomes the computer name; Secret/ConfigMap references and other
@@ -31,6 +33,27 @@ const NODE_NAME_FIELD: &str = "spec.nodeName";
 
 /// The install script, relative to the output directory.
 pub const INSTALL_SCRIPT: &str = "windows/install.cmd";
+
+/// The Rust target the Windows service is built for (MinGW: links with
+/// `x86_64-w64-mingw32-gcc`, so it cross-compiles from Linux; the CI workflow and the Windows
+/// end-to-end suite build it).
+pub const RUST_TARGET: &str = "x86_64-pc-windows-gnu";
+
+/// The linker of [`RUST_TARGET`] and the Debian/Ubuntu package that has it.
+pub const LINKER: &str = "x86_64-w64-mingw32-gcc";
+/// See [`LINKER`].
+pub const LINKER_PACKAGE: &str = "gcc-mingw-w64-x86-64";
+
+/// Where the scripts register the service's event source (a subkey named after the service).
+pub const EVENT_LOG_KEY: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application";
+
+/// The event source's message file: `EventCreate.exe`, part of every Windows since XP, whose
+/// message table maps each event ID 1 to 1000 to the text `%1`, so Event Viewer shows the line
+/// berth-sidecar reports (its IDs are 1, 2 and 3) without a message DLL of the daemon's own.
+pub const EVENT_MESSAGE_FILE: &str = r"%SystemRoot%\System32\EventCreate.exe";
+
+/// `TypesSupported` of the event source: error (1), warning (2) and information (4).
+pub const EVENT_TYPES_SUPPORTED: u32 = 7;
 
 /// Why the `windows` target renders nothing for `spec`, if it does not.
 pub fn skip_reason(spec: &Spec) -> Option<String> {
@@ -111,8 +134,26 @@ struct Context {
     env_manual: Vec<String>,
     env_manual_text: Vec<String>,
     config_file: Option<String>,
+    /// The event source's registry key, its message file (escaped for a batch line) and types.
+    event_log_key: String,
+    event_message_file: String,
+    event_message_file_text: &'static str,
+    event_types: u32,
     admin_port: u16,
     ports: Vec<u16>,
+    rust_target: &'static str,
+    /// The stop budget's margin (`contract::STOP_MARGIN`).
+    stop_margin: String,
+    /// The admin paths, e.g. `/livez` (`contract::PATH_*`).
+    env_log_file: &'static str,
+    env_log_format: &'static str,
+    env_event_log_source: &'static str,
+    path_livez: &'static str,
+    path_readyz: &'static str,
+    path_startupz: &'static str,
+    path_metrics: &'static str,
+    /// The probe mode's flag and argument, e.g. `--berth-probe readyz`.
+    probe_readyz: String,
 }
 
 impl Context {
@@ -168,6 +209,7 @@ impl Context {
             c::ENV_LOG_FILE.to_owned(),
             format!("%DATA_ROOT%\\logs\\{}.log", spec.name),
         ));
+        env.push((c::ENV_EVENT_LOG_SOURCE.to_owned(), spec.name.clone()));
         let mut env_manual = Vec::new();
         for v in &spec.env {
             match &v.value {
@@ -241,8 +283,26 @@ impl Context {
             env_manual: env_manual.iter().map(|l| batch_escape(l, false)).collect(),
             env_manual_text: env_manual,
             config_file: spec.config.as_ref().map(|c| c.file_name.clone()),
+            event_log_key: format!("{EVENT_LOG_KEY}\\{}", spec.name),
+            event_message_file: batch_escape(EVENT_MESSAGE_FILE, true),
+            event_message_file_text: EVENT_MESSAGE_FILE,
+            event_types: EVENT_TYPES_SUPPORTED,
             admin_port: spec.health.port,
             ports: spec.ports.iter().map(|p| p.port).collect(),
+            rust_target: RUST_TARGET,
+            stop_margin: crate::spec::model::STOP_MARGIN.to_string(),
+            env_log_file: c::ENV_LOG_FILE,
+            env_log_format: c::ENV_LOG_FORMAT,
+            env_event_log_source: c::ENV_EVENT_LOG_SOURCE,
+            path_livez: c::PATH_LIVEZ,
+            path_readyz: c::PATH_READYZ,
+            path_startupz: c::PATH_STARTUPZ,
+            path_metrics: c::PATH_METRICS,
+            probe_readyz: format!(
+                "{} {}",
+                c::PROBE_FLAG,
+                c::PATH_READYZ.trim_start_matches('/')
+            ),
         }
     }
 }

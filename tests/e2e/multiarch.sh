@@ -45,6 +45,12 @@ declare -A SETUP_STEPS=(
   ["build|Rust target and C cross compiler"]="rustup cannot download targets here: Debian's rustc-web + rust-web-src (-Zbuild-std) and gcc-aarch64-linux-gnu from .ci/install-deps.sh"
   ["build|Install berth"]="target/debug/berth built from this checkout"
   ["publish|Install berth, crane and helm"]="crane and helm from .ci/install-deps.sh (same go install), berth from this checkout"
+  # The windows job's steps run in the Windows suite (tests/e2e/windows.sh), read from the
+  # same generated workflow.
+  ["windows|Rust target and MinGW linker"]="tests/e2e/windows/setup.sh: Debian's rustc-web + rust-web-src (-Zbuild-std) and gcc-mingw-w64-x86-64"
+  ["windows|Install berth"]="target/debug/berth built from this checkout (tests/e2e/windows.sh)"
+  ["windows|Compile the Windows service"]="run as written by tests/e2e/windows.sh"
+  ["windows|Windows service package"]="run as written by tests/e2e/windows.sh"
 )
 
 WORK=$(mktemp -d /tmp/berth-e2e-multiarch.XXXXXX)

@@ -73,17 +73,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- 1. build: berth (Linux) and echo-daemon.exe (Windows) --------------------------------------
+# --- 1. berth (Linux) ------------------------------------------------------------------------------
 t=$(now_ms)
-e2e_log "cargo build -p berth; cross-build echo-daemon.exe (x86_64-pc-windows-gnu)"
+e2e_log "cargo build -p berth"
 cargo build --locked -q -p berth
-win_cargo build --release --locked -q -p echo-daemon
-EXE_BUILT=$WIN_TARGET_DIR/$WIN_TARGET/release/echo-daemon.exe
-timing "cargo build (berth; echo-daemon.exe cross-build)" $(($(now_ms) - t))
-EXE_SIZE=$(stat -c %s "$EXE_BUILT")
-e2e_log "echo-daemon.exe: $EXE_SIZE bytes"
+timing "cargo build -p berth" $(($(now_ms) - t))
+python3 -c 'import yaml' 2>/dev/null || e2e_die "python3 yaml module missing (pip install pyyaml)"
 
-# --- 2. the description under test and its generated Windows target ----------------------------
+# --- 2. the description under test ---------------------------------------------------------------
 # The example's berth.yaml with this suite's ports, a short stop budget and the test knobs in
 # env (what a systemd drop-in does in the systemd suite).
 DESC=$WORK/desc
@@ -97,7 +94,73 @@ sed -e "s/^    port: 8080$/    port: $APP_PORT/" \
   "$REPO/examples/echo-daemon/berth.yaml" >"$DESC/berth.yaml"
 grep -q "port: $ADMIN_PORT" "$DESC/berth.yaml" && grep -q "ECHO_STARTUP_DELAY" "$DESC/berth.yaml" ||
   e2e_die "could not derive the test description from examples/echo-daemon/berth.yaml"
-"$REPO/target/debug/berth" generate -f "$DESC/berth.yaml" --only windows -o "$WORK/deploy" >/dev/null
+
+# --- 2b. the CI workflow's windows job, run as written (the rule of the generated workflow: each
+# command is one a suite runs). Its set-up steps have stand-ins here: setup.sh installed the
+# toolchain (Debian's rustc with -Zbuild-std instead of `rustup target add`), and berth is the
+# one just built. "Compile the Windows service" runs in the example's directory (inside the
+# workspace, as in the user's repository), "Windows service package" in the description's.
+"$REPO/target/debug/berth" generate -f "$DESC/berth.yaml" --only ci -o "$WORK/ci" >/dev/null
+WF=$WORK/ci/ci/$NAME.yml
+WF_PY=$REPO/tests/e2e/multiarch/workflow.py
+check "workflow: berth generate --only ci writes a windows job (steps: $(python3 "$WF_PY" "$WF" steps | awk -F'\t' '$1=="windows" {printf "%s; ", $2}'))" \
+  grep -q "^windows"$'\t'"Compile the Windows service\$" <(python3 "$WF_PY" "$WF" steps)
+# wf_step DIR STEP: the windows job's step STEP, its `run:` script with the workflow's, the
+# job's and the step's env, in DIR, with this machine's cross toolchain (env.sh); output in
+# $WORK/step-*.log.
+wf_step() {
+  local dir=$1 step=$2 script log kv
+  log=$WORK/step-$(printf '%s' "$step" | tr -c 'a-zA-Z0-9' '_').log
+  script=$(python3 "$WF_PY" "$WF" run windows "$step") || return 1
+  (
+    cd "$dir"
+    while IFS= read -r kv; do export "${kv?}"; done < <(
+      python3 "$WF_PY" "$WF" env
+      python3 "$WF_PY" "$WF" job-env windows
+      python3 "$WF_PY" "$WF" step-env windows "$step"
+    )
+    win_cargo_env
+    export PATH="$REPO/target/debug:$PATH"
+    bash -euo pipefail -c "$script"
+  ) >"$log" 2>&1 || {
+    sed 's/^/  | /' "$log" | tail -n 30
+    return 1
+  }
+}
+t=$(now_ms)
+e2e_log "workflow step 'Compile the Windows service' (echo-daemon.exe, $WIN_TARGET)"
+if wf_step "$REPO/examples/echo-daemon" "Compile the Windows service"; then
+  BUILD_MS=$(($(now_ms) - t))
+  pass "workflow step 'Compile the Windows service' ran as written: $(python3 "$WF_PY" "$WF" run windows "Compile the Windows service" | head -n 1) (${BUILD_MS} ms)"
+else
+  fail "workflow step 'Compile the Windows service'" "see $WORK/step-Compile_the_Windows_service.log"
+  e2e_die "no echo-daemon.exe to test"
+fi
+timing "cross-build echo-daemon.exe (the workflow's compile step)" "$BUILD_MS"
+if wf_step "$DESC" "Windows service package"; then
+  pass "workflow step 'Windows service package': $(cd "$DESC/dist/windows" && find . -type f | sed 's|^\./||' | sort | tr '\n' ' ')"
+else
+  fail "workflow step 'Windows service package'" "see $WORK/step-Windows_service_package.log"
+  e2e_die "no Windows service package to test"
+fi
+PACKAGE=$DESC/dist/windows
+
+# Clippy for the Windows target, every target of the crates that build for Windows (the Unix-only
+# integration tests are gated with cfg(unix)): what `.ci/run` does for Linux. One invocation, so
+# the dependencies are checked once (cold: 2 min 19 s at load 3, std included).
+t=$(now_ms)
+if out=$(win_cargo clippy --locked -q -p berth-sidecar -p echo-daemon --all-features --all-targets -- -D warnings 2>&1); then
+  pass "clippy --all-targets --all-features -D warnings for $WIN_TARGET: berth-sidecar and echo-daemon clean"
+else
+  fail "clippy --all-targets -D warnings for $WIN_TARGET: berth-sidecar, echo-daemon" "$(printf '%s' "$out" | head -n 30)"
+fi
+timing "clippy for $WIN_TARGET (berth-sidecar, echo-daemon; all targets)" $(($(now_ms) - t))
+EXE_BUILT=$PACKAGE/$NAME.exe
+for f in install.cmd upgrade.cmd uninstall.cmd README.md config/echo.toml "$NAME.exe"; do
+  [ -s "$PACKAGE/$f" ] || fail "the windows-service artifact (dist/windows) holds $f"
+done
+EXE_SIZE=$(stat -c %s "$EXE_BUILT")
+e2e_log "echo-daemon.exe: $EXE_SIZE bytes"
 
 # --- 3. a fresh prefix with wine's server kept alive ---------------------------------------------
 t=$(now_ms)
@@ -115,12 +178,27 @@ done
 win_env "$PREFIX"
 C=$PREFIX/drive_c
 mkdir -p "$C/berth"
-cp -r "$WORK/deploy/windows/." "$C/berth/"
-cp "$EXE_BUILT" "$C/berth/$NAME.exe"
+cp -r "$PACKAGE/." "$C/berth/"
 cp "$WIN_CACHE/support/svcctl.exe" "$C/berth/"
+# wine's Event Log is its debug output: ReportEventW logs each string on the `eventlog` channel
+# (information as trace, warning as warn, error as err) after a `fixme:advapi:ReportEventW` line
+# with the event type and ID; RegisterEventSourceW logs the source name. The keepalive program
+# starts wine's server, and with it services.exe and every service, so their standard error is
+# its: kept in $WINE_DEBUG_LOG.
+WINE_DEBUG_LOG=$WORK/wine-debug.log
+EVENT_DEBUG=-all,fixme+advapi,+eventlog
+services_up() {
+  local p
+  for p in $(pgrep -f 'services.exe' || true); do
+    grep -qzx "WINEPREFIX=$PREFIX" "/proc/$p/environ" 2>/dev/null && return 0
+  done
+  return 1
+}
 start_wine() {
-  wine64 "$WIN_CACHE/support/keepalive.exe" >/dev/null 2>&1 &
+  WINEDEBUG=$EVENT_DEBUG wine64 "$WIN_CACHE/support/keepalive.exe" >/dev/null 2>>"$WINE_DEBUG_LOG" &
   KEEPALIVE_PID=$!
+  # No other wine program before services.exe runs: it must be the keepalive's child.
+  wait_until 60 0.2 services_up || true
   wait_until 60 0.5 wine_q cmd /c ver || true
 }
 stop_wine() {
@@ -153,6 +231,8 @@ mirror_environment() {
 # environment): never the default 8080/9090 of other suites. wine reads it when it starts.
 wine_q reg add "$SESSION_ENV" /v BERTH_ADMIN_ADDR /t REG_SZ /d "127.0.0.1:$ADMIN_PORT" /f >/dev/null
 wine_q reg add "$SESSION_ENV" /v ECHO_LISTEN /t REG_SZ /d "127.0.0.1:$APP_PORT" /f >/dev/null
+# The service's debug channels (services.exe gives it the machine environment).
+wine_q reg add "$SESSION_ENV" /v WINEDEBUG /t REG_SZ /d "$EVENT_DEBUG" /f >/dev/null
 stop_wine
 start_wine
 
@@ -188,7 +268,8 @@ fi
 REG=$(wine_q reg query "$REGKEY" || true)
 for want in "BERTH_ADMIN_ADDR=0.0.0.0:$ADMIN_PORT" "BERTH_PRE_STOP_DELAY=${PRE_STOP_S}s" \
   "BERTH_DRAIN_TIMEOUT=${DRAIN_S}s" 'BERTH_CONFIG_FILE=C:\ProgramData\echo-daemon\config\echo.toml' \
-  'BERTH_LOG_FILE=C:\ProgramData\echo-daemon\logs\echo-daemon.log' "ECHO_STARTUP_DELAY=${STARTUP_DELAY_S}s"; do
+  'BERTH_LOG_FILE=C:\ProgramData\echo-daemon\logs\echo-daemon.log' "BERTH_EVENT_LOG_SOURCE=$NAME" \
+  "ECHO_STARTUP_DELAY=${STARTUP_DELAY_S}s"; do
   if printf '%s' "$REG" | grep -qF -- "$want"; then
     pass "service Environment value holds $want"
   else
@@ -201,6 +282,11 @@ check "PreshutdownTimeout = ${BUDGET_S}s (preStopDelay ${PRE_STOP_S}s + drainTim
 check "ObjectName is the virtual account NT SERVICE\\$NAME" has_re "$REG" "ObjectName +REG_SZ +NT SERVICE.$NAME\$"
 check "Start = 2 (automatic)" has_re "$REG" 'Start +REG_DWORD +0x2$'
 check "ImagePath is the installed .exe, quoted" has "$REG" "\"C:\\Program Files\\$NAME\\$NAME.exe\""
+EVENT_KEY='HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\'$NAME
+EVREG=$(wine_q reg query "$EVENT_KEY" || true)
+check "event source registered: $EVENT_KEY EventMessageFile REG_EXPAND_SZ %SystemRoot%\\System32\\EventCreate.exe" \
+  has_re "$EVREG" 'EventMessageFile +REG_EXPAND_SZ +%SystemRoot%\\System32\\EventCreate\.exe$'
+check "event source TypesSupported = 7 (error, warning, information)" has_re "$EVREG" 'TypesSupported +REG_DWORD +0x7$'
 
 # The service's own Environment, through wine's machine environment (see mirror_environment).
 wait_until 30 0.5 bash -c "[ \"\$(timeout 60 wine64 sc query $NAME 2>/dev/null | tr -d '\r' | awk '/STATE/ {print \$4}')\" != START_PENDING ]" || true
@@ -283,6 +369,18 @@ if wait_until 15 0.2 bash -c "[ \"\$(curl -s -m 2 '$APP/echo?msg=x')\" = 'hello 
 else
   fail "config file change reloads" "echo says: $(curl -s -m 2 "$APP/echo?msg=x")"
 fi
+# A configuration that does not parse: the reload fails (an ERROR line, an error event) and the
+# old configuration stays.
+printf 'greeting = \n' >"$CONFIG.new"
+mv "$CONFIG.new" "$CONFIG"
+if wait_until 15 0.2 log_has "configuration reload failed" &&
+  [ "$(curl -s -m 2 "$APP/echo?msg=x")" = 'hello from wine x' ]; then
+  pass "a configuration that does not parse is refused: ERROR 'configuration reload failed', old greeting kept"
+else
+  fail "a configuration that does not parse is refused" "echo says: $(curl -s -m 2 "$APP/echo?msg=x")"
+fi
+printf 'greeting = "hello from wine"\n' >"$CONFIG.new"
+mv "$CONFIG.new" "$CONFIG"
 check "no restart during the reloads (one 'sidecar started' line since the start, state $(state))" \
   test "$(grep -c "sidecar started" "$LOG" || true)" = "$STARTS_BEFORE"
 
@@ -369,6 +467,41 @@ for line in "sidecar started" "start-up complete" "PARAMCHANGE received; reloadi
   check "log file %ProgramData%\\$NAME\\logs\\$NAME.log has \"$line\"" log_has "$line"
 done
 
+# --- 10b. the Event Log (wine: ReportEventW on the eventlog debug channel) -----------------------
+# One line per reported event: "TYPE ID CLASS TEXT", the type and ID from the fixme line of the
+# same thread just before the string (wine prints both from one ReportEventW call).
+EVENTS=$WORK/events.txt
+awk '
+  {
+    tid = $0; sub(/:.*/, "", tid)
+    if ($0 ~ /:fixme:advapi:ReportEventW \(/) {
+      args = $0; sub(/.*ReportEventW \(/, "", args); split(args, a, ",")
+      type[tid] = a[2]; id[tid] = a[4]
+    } else if ($0 ~ /:(trace|warn|err):eventlog:ReportEventW /) {
+      cls = $0; sub(/^[^:]*:/, "", cls); sub(/:.*/, "", cls)
+      text = $0; sub(/.*ReportEventW L"/, "", text); sub(/"$/, "", text)
+      print type[tid], id[tid], cls, text
+    }
+  }' "$WINE_DEBUG_LOG" >"$EVENTS"
+e2e_log "$(wc -l <"$EVENTS") events reported; the first ones:"
+head -n 8 "$EVENTS" | sed 's/^/  | event: /'
+REGISTERED=$(grep -cF "RegisterEventSourceW ((null),L\"$NAME\")" "$WINE_DEBUG_LOG" || true)
+check "the service registers its own event source: RegisterEventSourceW(NULL, \"$NAME\") in $REGISTERED service starts" \
+  test "${REGISTERED:-0}" -ge 1
+# event_seen TYPE ID CLASS TEXT: an event of that type, ID and wine class whose text holds TEXT.
+event_seen() { awk -v t="$1" -v i="$2" -v c="$3" -v x="$4" '$1==t && $2==i && $3==c && index($0, x) {f=1} END {exit !f}' "$EVENTS"; }
+for e in "0x0004 0x00000001 trace start-up complete:start (information, ID 1)" \
+  "0x0004 0x00000001 trace service stop requested; draining:stop (information, ID 1)" \
+  "0x0004 0x00000001 trace service stopped:stopped (information, ID 1)" \
+  "0x0002 0x00000002 warn drain timeout expired:the forced drain (warning, ID 2)" \
+  "0x0001 0x00000003 err configuration reload failed:the refused configuration (error, ID 3)"; do
+  read -r ty id cls rest <<<"${e%%:*}"
+  check "Event Log: '$rest' reported by ReportEventW as type $ty, ID $id — ${e##*:}" event_seen "$ty" "$id" "$cls" "$rest"
+done
+FIRST=$(grep -m1 'start-up complete' "$EVENTS" | cut -d' ' -f4- || true)
+check "Event Log text is the log line without time and level: '$FIRST'" \
+  bash -c "[[ '$FIRST' == *'start-up complete'* ]] && ! [[ '$FIRST' =~ ^[0-9]{4}-|INFO ]]"
+
 # --- 11. upgrade.cmd, then uninstall.cmd ----------------------------------------------------------
 set +e
 UP_OUT=$(timeout 180 wine64 cmd /c 'C:\berth\upgrade.cmd' 2>&1 | tr -d '\r')
@@ -394,8 +527,103 @@ R_RC=$?
 set -e
 check "after uninstall sc query finds no service (exit $Q_RC)" test "$Q_RC" != 0
 check "after uninstall the registry key $REGKEY is gone (reg query exit $R_RC)" test "$R_RC" != 0
+set +e
+wine_q reg query "$EVENT_KEY" >/dev/null
+E_RC=$?
+set -e
+check "after uninstall the event source $EVENT_KEY is gone (reg query exit $E_RC)" test "$E_RC" != 0
 check "after uninstall the program and data directories are gone" \
   bash -c "[ ! -e '$C/Program Files/$NAME' ] && [ ! -e '$C/ProgramData/$NAME' ]"
+
+# --- 12. console mode: Ctrl-C from the console ---------------------------------------------------
+# echo-daemon.exe started from a console, not by the SCM (the dispatcher declines, the daemon
+# runs as a console program), by conctl.exe, which shares its console and sends
+# GenerateConsoleCtrlEvent(CTRL_C_EVENT) as a user's Ctrl-C does. Its environment is wine's
+# machine environment (the service's mirrored values; no startup delay here).
+wine_q reg add "$SESSION_ENV" /v ECHO_STARTUP_DELAY /t REG_SZ /d 0s /f >/dev/null
+CONSOLE_LOG="$C/ProgramData/$NAME/logs/$NAME.log"
+# console_run NAME: conctl.exe running the .exe in a console backed by a pseudo-terminal
+# (`script`; wine's GenerateConsoleCtrlEvent fails with error 12 in a console without one), its
+# commands from the fifo $WORK/NAME.in (fd 7, console input: lines end with CR), its event lines
+# in $WORK/NAME.out, the console's output in $WORK/NAME.console.
+console_run() {
+  local events_win
+  rm -f "$WORK/$1.in" "$WORK/$1.out"
+  mkfifo "$WORK/$1.in"
+  events_win="Z:$(printf '%s' "$WORK/$1.out" | tr / '\\')"
+  script -qfec "wine64 '$WIN_CACHE/support/conctl.exe' '$events_win' 'C:\\berth\\echo-daemon.exe'" /dev/null \
+    <"$WORK/$1.in" >"$WORK/$1.console" 2>&1 &
+  CONSOLE_PID=$!
+  BG_PIDS+=("$CONSOLE_PID")
+  exec 7>"$WORK/$1.in"
+}
+console_cmd() { printf '%s\r' "$1" >&7; }
+# console_done SECONDS NAME: waits for the child's exit; the event lines without CRs (conctl
+# writes text mode, CRLF).
+console_done() {
+  local rc=0
+  wait_until "$1" 0.1 grep -q ' exited ' "$WORK/$2.out" || rc=1
+  sed -i 's/\r$//' "$WORK/$2.out"
+  return "$rc"
+}
+at() { awk -v w="$2" '$2==w {print $1; exit}' "$WORK/$1.out"; }
+console_run console1
+if wait_until 30 0.2 bash -c "[ \"\$(curl -s -m 2 -o /dev/null -w '%{http_code}' $ADMIN/readyz)\" = 200 ]"; then
+  pass "console mode: $NAME.exe started from a console (not the SCM) is ready: $(head -n 1 "$WORK/console1.out")"
+else
+  fail "console mode: the .exe started from a console gets ready" "$(tr '\n' ';' <"$WORK/console1.out")"
+fi
+curl -s -m 30 -o /dev/null -w '%{http_code}' "$APP/slow?ms=$SLOW_MS" >"$WORK/console-slow.code" &
+SLOW_PID=$!
+BG_PIDS+=("$SLOW_PID")
+sleep 0.3
+T0=$(now_ms)
+console_cmd c
+FIRST_503=
+while [ $(($(now_ms) - T0)) -lt 5000 ]; do
+  if [ "$(code "$ADMIN/readyz")" = 503 ]; then FIRST_503=$(($(now_ms) - T0)); break; fi
+  sleep 0.05
+done
+wait "$SLOW_PID" 2>/dev/null || true
+SLOW_DONE=$(($(now_ms) - T0))
+console_cmd w
+console_done 30 console1 || true
+exec 7>&-
+sed 's/^/  | conctl: /' "$WORK/console1.out"
+SENT=$(at console1 sent)
+EXITED_LINE=$(grep ' exited ' "$WORK/console1.out" || true)
+check "console mode: conctl sent Ctrl-C with GenerateConsoleCtrlEvent (line: $(grep -m1 -E ' (sent|send-failed) ' "$WORK/console1.out"))" test -n "$SENT"
+check "console mode: /readyz 503 ${FIRST_503:-never} ms after Ctrl-C" test -n "$FIRST_503"
+check "console mode: the in-flight request (${SLOW_MS} ms) completed with $(cat "$WORK/console-slow.code" 2>/dev/null) ${SLOW_DONE} ms after Ctrl-C" \
+  test "$(cat "$WORK/console-slow.code" 2>/dev/null)" = 200
+E_MS=$(printf '%s' "$EXITED_LINE" | awk '{print $1}')
+check "console mode: exit code 0 after the drain, $((${E_MS:-0} - ${SENT:-0})) ms after Ctrl-C ($EXITED_LINE)" \
+  test "$(printf '%s' "$EXITED_LINE" | awk '{print $3}')" = 0
+check "console mode: the log has the Ctrl-C ('shutdown signal received; draining signal=...')" \
+  grep -q 'shutdown signal received; draining' "$CONSOLE_LOG"
+
+# A second Ctrl-C during the drain exits at once (130, as a second SIGINT on Linux).
+console_run console2
+wait_until 30 0.2 bash -c "[ \"\$(curl -s -m 2 -o /dev/null -w '%{http_code}' $ADMIN/readyz)\" = 200 ]" || true
+curl -s -m 60 -o /dev/null "$APP/slow?ms=60000" &
+BG_PIDS+=("$!")
+sleep 0.3
+console_cmd c
+sleep 1
+console_cmd c
+console_cmd w
+console_done 30 console2 || true
+exec 7>&-
+sed 's/^/  | conctl: /' "$WORK/console2.out"
+SECOND=$(awk '$2=="sent" {n++; if (n==2) {print $1; exit}}' "$WORK/console2.out")
+EXITED_LINE=$(grep ' exited ' "$WORK/console2.out" || true)
+E_MS=$(printf '%s' "$EXITED_LINE" | awk '{print $1}')
+if [ -n "$SECOND" ] && [ "$(printf '%s' "$EXITED_LINE" | awk '{print $3}')" = 130 ] &&
+  [ $((E_MS - SECOND)) -lt 1500 ]; then
+  pass "console mode: a second Ctrl-C during the drain exits at once: code 130, $((E_MS - SECOND)) ms after it (drain ${DRAIN_S}s not waited)"
+else
+  fail "console mode: a second Ctrl-C exits at once with 130" "second sent at ${SECOND:-never}; $EXITED_LINE"
+fi
 
 # --- summary ---------------------------------------------------------------------------------
 timing "whole suite" $(($(now_ms) - T_SUITE))

@@ -175,6 +175,11 @@ mod tests {
         let s = "Name:\tx\nUid:\t65532\t65532\t65532\t65532\nGid:\t100\t100\t100\t100\n";
         assert_eq!(parse_ids(s), Some((65532, 100)));
         assert_eq!(parse_ids("Name: x\n"), None);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn process_ids_are_those_of_proc_self() {
         // /proc/self belongs to the process's effective ids (real = effective here).
         use std::os::unix::fs::MetadataExt;
         let (uid, gid) = process_ids().unwrap();

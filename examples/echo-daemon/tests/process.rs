@@ -1,5 +1,7 @@
 //! The built binary as a process: health on the admin port, the endpoints, a configuration
 //! reload without a restart, probe mode, and a clean drain on SIGTERM with a request in flight.
+// Unix only: SIGTERM (`kill`). The Windows build is driven for real by tests/e2e/windows.sh.
+#![cfg(unix)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

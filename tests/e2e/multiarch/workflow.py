@@ -4,6 +4,7 @@ its steps locally.
 
   workflow.py FILE run JOB STEP       the `run:` script of the step named STEP of job JOB
   workflow.py FILE env                the workflow's top-level `env:` as KEY=VALUE lines
+  workflow.py FILE job-env JOB        the job's `env:` as KEY=VALUE lines (unexpanded)
   workflow.py FILE step-env JOB STEP  the step's `env:` as KEY=VALUE lines (unexpanded)
   workflow.py FILE matrix JOB         one line per `matrix.include` entry: KEY=VALUE;...
   workflow.py FILE steps              every step with a `run:` as JOB<TAB>STEP
@@ -46,6 +47,10 @@ def main(argv):
         print(s["run"], end="" if s["run"].endswith("\n") else "\n")
     elif what == "env":
         for k, v in (doc.get("env") or {}).items():
+            print(f"{k}={v}")
+    elif what == "job-env":
+        job = (doc.get("jobs") or {}).get(argv[3]) or die(f"no job {argv[3]!r}")
+        for k, v in (job.get("env") or {}).items():
             print(f"{k}={v}")
     elif what == "step-env":
         for k, v in (step(doc, argv[3], argv[4]).get("env") or {}).items():

@@ -22,15 +22,28 @@ WIN_TARGET_DIR=${WIN_TARGET_DIR:-$BUILD_STD_TARGET_DIR}
 # Windows programs run as `wine64 wineboot`, `wine64 sc`, `wine64 cmd /c ...`.
 WINE_DIR=/usr/lib/wine
 
+# win_cargo_env: exports what makes a plain `cargo` build for Windows here (the generated CI
+# workflow's compile step runs with it; on GitHub's runner rustup's target does the same):
+# Debian's cargo and rustc first on PATH (`cargo clippy` runs the cargo-clippy found there, and
+# rustup's proxy in ~/.cargo/bin would pick rustup's toolchain), std built from source
+# (CARGO_UNSTABLE_BUILD_STD is cargo's `-Zbuild-std`, allowed by RUSTC_BOOTSTRAP=1), the MinGW
+# linker, the suite's target directory.
+win_cargo_env() {
+  export PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
+    CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
+    CARGO_TARGET_DIR="$WIN_TARGET_DIR"
+}
+
+# win_cargo SUBCOMMAND ARGS...: cargo SUBCOMMAND --target x86_64-pc-windows-gnu ARGS... with
+# win_cargo_env, in a subshell.
 win_cargo() {
   local sub=$1
   shift
-  # /usr/bin first: `cargo clippy` runs the cargo-clippy found on PATH, and rustup's proxy in
-  # ~/.cargo/bin would pick rustup's toolchain.
-  PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
-    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
-    CARGO_TARGET_DIR="$WIN_TARGET_DIR" \
-    /usr/bin/cargo "$sub" -Zbuild-std=std,panic_abort --target "$WIN_TARGET" "$@"
+  (
+    win_cargo_env
+    /usr/bin/cargo "$sub" --target "$WIN_TARGET" "$@"
+  )
 }
 
 # win_env PREFIX: the environment every wine call of the suite runs with.

@@ -4,7 +4,8 @@
 #     can build std for Windows from source), gcc-mingw-w64-x86-64 (linker), wine64 8.0;
 #   - $WIN_CACHE/support/: bcryptprimitives.dll (wine 8.0 lacks ProcessPrng, see
 #     processprng.c), keepalive.exe (wine stops its services when no program runs) and
-#     svcctl.exe (sends PARAMCHANGE and other controls: wine's sc.exe has no `sc control`);
+#     svcctl.exe (sends PARAMCHANGE and other controls: wine's sc.exe has no `sc control`),
+#     conctl.exe (runs a console program and sends it Ctrl-C / Ctrl-Break);
 #   - $WIN_CACHE/prefix-template/: a wine prefix made by `wineboot -i` with the DLL in
 #     system32; each suite run copies it, so every run starts from a clean registry.
 #
@@ -47,6 +48,12 @@ if [ ! -s "$SUPPORT/svcctl.exe" ] || [ "$HERE/svcctl.c" -nt "$SUPPORT/svcctl.exe
   log "building svcctl.exe"
   x86_64-w64-mingw32-gcc -O2 -o "$SUPPORT/svcctl.exe.tmp" "$HERE/svcctl.c" -ladvapi32
   mv "$SUPPORT/svcctl.exe.tmp" "$SUPPORT/svcctl.exe"
+fi
+
+if [ ! -s "$SUPPORT/conctl.exe" ] || [ "$HERE/conctl.c" -nt "$SUPPORT/conctl.exe" ]; then
+  log "building conctl.exe"
+  x86_64-w64-mingw32-gcc -O2 -o "$SUPPORT/conctl.exe.tmp" "$HERE/conctl.c"
+  mv "$SUPPORT/conctl.exe.tmp" "$SUPPORT/conctl.exe"
 fi
 
 TEMPLATE=$WIN_CACHE/prefix-template

@@ -45,11 +45,19 @@ sc failureflag "%NAME%" 1 >nul 2>&1
 if errorlevel 1 echo install: WARNING: sc failureflag is not supported here; recovery applies to crashes only 1>&2
 
 rem The berth runtime contract and the daemon's environment (the service's Environment value).
-reg add "%KEY%" /v Environment /t REG_MULTI_SZ /s "|" /d "BERTH_ADMIN_ADDR=0.0.0.0:9090|BERTH_PRE_STOP_DELAY=5s|BERTH_DRAIN_TIMEOUT=20s|BERTH_CONFIG_FILE=%DATA_ROOT%\config\echo.toml|BERTH_METRICS=true|BERTH_LOG_FILE=%DATA_ROOT%\logs\echo-daemon.log|RUST_LOG=info" /f >nul
+reg add "%KEY%" /v Environment /t REG_MULTI_SZ /s "|" /d "BERTH_ADMIN_ADDR=0.0.0.0:9090|BERTH_PRE_STOP_DELAY=5s|BERTH_DRAIN_TIMEOUT=20s|BERTH_CONFIG_FILE=%DATA_ROOT%\config\echo.toml|BERTH_METRICS=true|BERTH_LOG_FILE=%DATA_ROOT%\logs\echo-daemon.log|BERTH_EVENT_LOG_SOURCE=echo-daemon|RUST_LOG=info" /f >nul
 if errorlevel 1 goto :fail
 rem Stop budget: preStopDelay 5s + drainTimeout 20s + 5s = 30s, the
 rem preshutdown timeout, so the machine's shutdown waits for the drain.
 reg add "%KEY%" /v PreshutdownTimeout /t REG_DWORD /d 30000 /f >nul
+if errorlevel 1 goto :fail
+
+rem The Event Log source the service reports its log lines under (BERTH_EVENT_LOG_SOURCE), in the
+rem Application log. Its message file is Windows' own EventCreate.exe: event IDs 1-1000 show
+rem their text as is, so Event Viewer shows the daemon's line.
+reg add "HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\echo-daemon" /v EventMessageFile /t REG_EXPAND_SZ /d "%%SystemRoot%%\System32\EventCreate.exe" /f >nul
+if errorlevel 1 goto :fail
+reg add "HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\echo-daemon" /v TypesSupported /t REG_DWORD /d 7 /f >nul
 if errorlevel 1 goto :fail
 
 rem Directory permissions: the service account reads its configuration, writes data and logs.
@@ -63,7 +71,7 @@ if errorlevel 1 goto :fail
 echo install: starting %NAME%
 sc start "%NAME%" >nul
 if errorlevel 1 goto :fail
-echo install: %NAME% installed and started; logs in "%DATA_ROOT%\logs", admin port 9090
+echo install: %NAME% installed and started; logs in the Application event log (source %NAME%) and "%DATA_ROOT%\logs", admin port 9090
 exit /b 0
 
 :no_exe

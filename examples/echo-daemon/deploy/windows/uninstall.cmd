@@ -49,6 +49,12 @@ set /a WAITED+=1
 goto :wait_deleted
 
 :files
+rem The Event Log source (the events already written stay in the Application log).
+reg query "HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\echo-daemon" >nul 2>&1
+if errorlevel 1 goto :program
+reg delete "HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\echo-daemon" /f >nul
+if errorlevel 1 goto :fail
+:program
 if exist "%INSTALL_DIR%" rmdir /s /q "%INSTALL_DIR%"
 if /i "%~1"=="/purge" if exist "%DATA_ROOT%" rmdir /s /q "%DATA_ROOT%"
 echo uninstall: %NAME% removed

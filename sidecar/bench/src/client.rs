@@ -7,8 +7,11 @@
 //! - **failed**: the request was written on a connection the server had accepted (the TCP
 //!   handshake completed), and no complete response came back: end of stream, reset, write
 //!   error or no answer within the request timeout. This is the request a user loses;
-//! - **refused**: a new connection was refused (`ECONNREFUSED`): the listener is closed and a
-//!   real client tries another instance. The worker then stops.
+//! - **refused**: a new connection was refused: `ECONNREFUSED` (the listener is closed), or
+//!   `ECONNRESET` from `connect(2)` itself (the listener closed while this handshake was still in
+//!   its SYN queue: `connect` only returns once the handshake completes, so no request was ever
+//!   sent and the server never accepted it). A real client tries another instance. The worker
+//!   then stops.
 //!
 //! A response with `Connection: close` makes the worker reconnect for the next request. Before
 //! reusing a pooled connection the worker checks whether the server closed it while it was
@@ -135,6 +138,15 @@ pub async fn run(load: Load, clock: Arc<SignalClock>, stop: Arc<AtomicBool>) -> 
     total
 }
 
+/// Whether a failed `connect` means the server never accepted the connection: refused, or
+/// reset before the handshake completed.
+fn refused(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+    )
+}
+
 async fn worker(load: Arc<Load>, clock: Arc<SignalClock>, stop: Arc<AtomicBool>) -> Tally {
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: berth-bench\r\n\r\n",
@@ -154,7 +166,7 @@ async fn worker(load: Arc<Load>, clock: Arc<SignalClock>, stop: Arc<AtomicBool>)
             Some(pooled) => pooled,
             None => match connect(&load, &clock).await {
                 Ok(pooled) => pooled,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                Err(e) if refused(&e) => {
                     tally.refused += 1;
                     break;
                 }

@@ -248,6 +248,17 @@ watch_start() {
 }
 watch_wait() { timeout 70 tail --pid="$WATCH_PID" -f /dev/null 2>/dev/null || true; }
 code() { curl -s -m 3 -o /dev/null -w '%{http_code}' "$1" || true; }
+# After a stop was sent at $T0 with the slow request $SLOW_PID in flight: FIRST_503 = ms until
+# /readyz answered 503 (empty if not within 5 s), SLOW_DONE = ms until that request ended.
+after_stop_sent() {
+  FIRST_503=
+  while [ $(($(now_ms) - T0)) -lt 5000 ]; do
+    if [ "$(code "$ADMIN/readyz")" = 503 ]; then FIRST_503=$(($(now_ms) - T0)); break; fi
+    sleep 0.05
+  done
+  wait "$SLOW_PID" 2>/dev/null || true
+  SLOW_DONE=$(($(now_ms) - T0))
+}
 has() { printf '%s' "$1" | grep -qF -- "$2"; }
 has_re() { printf '%s' "$1" | grep -qE -- "$2"; }
 log_has() { grep -q -- "$1" "$LOG" 2>/dev/null; }
@@ -396,13 +407,7 @@ sleep 0.2
 T0=$(now_ms)
 wine_q sc stop "$NAME" >/dev/null || true
 STOP_CMD_MS=$(($(now_ms) - T0))
-FIRST_503=
-while [ $(($(now_ms) - T0)) -lt 5000 ]; do
-  if [ "$(code "$ADMIN/readyz")" = 503 ]; then FIRST_503=$(($(now_ms) - T0)); break; fi
-  sleep 0.05
-done
-wait "$SLOW_PID" 2>/dev/null || true
-SLOW_DONE=$(($(now_ms) - T0))
+after_stop_sent
 watch_wait
 sed 's/^/  | watch: /' "$WORK/watch-stop.txt"
 SP_MS=$(awk '$2=="STOP_PENDING" {print $1; exit}' "$WORK/watch-stop.txt")
@@ -579,13 +584,7 @@ BG_PIDS+=("$SLOW_PID")
 sleep 0.3
 T0=$(now_ms)
 console_cmd c
-FIRST_503=
-while [ $(($(now_ms) - T0)) -lt 5000 ]; do
-  if [ "$(code "$ADMIN/readyz")" = 503 ]; then FIRST_503=$(($(now_ms) - T0)); break; fi
-  sleep 0.05
-done
-wait "$SLOW_PID" 2>/dev/null || true
-SLOW_DONE=$(($(now_ms) - T0))
+after_stop_sent
 console_cmd w
 console_done 30 console1 || true
 exec 7>&-

@@ -311,34 +311,29 @@ impl Registered {
             .clone()
     }
 
-    /// The verdict for `kind`. A check that has not run yet fails readiness and start-up but
-    /// not liveness (a pending liveness check must not get the process restarted).
+    /// The verdict for `kind`, with the reason when it fails. A check that has not run yet
+    /// fails readiness and start-up but not liveness (a pending liveness check must not get the
+    /// process restarted).
     pub fn verdict(&self, kind: CheckKind) -> Verdict {
         let s = self.status();
-        if kind == CheckKind::Startup {
-            return if s.ever_passed {
-                Verdict::Ok
-            } else {
-                Verdict::Failed(s.last_error.unwrap_or_else(|| "not run yet".to_owned()))
-            };
+        if self.passes_with(&s, kind) {
+            return Verdict::Ok;
         }
-        if s.runs == 0 {
-            return if kind == CheckKind::Liveness {
-                Verdict::Ok
-            } else {
-                Verdict::Failed("not run yet".to_owned())
-            };
-        }
-        if !s.ever_passed || s.consecutive_failures >= self.threshold {
-            Verdict::Failed(s.last_error.unwrap_or_else(|| "failed".to_owned()))
+        let fallback = if kind == CheckKind::Startup || s.runs == 0 {
+            "not run yet"
         } else {
-            Verdict::Ok
-        }
+            "failed"
+        };
+        Verdict::Failed(s.last_error.unwrap_or_else(|| fallback.to_owned()))
     }
 
     /// Allocation-free form of `matches!(self.verdict(kind), Verdict::Ok)`.
     pub fn ok(&self, kind: CheckKind) -> bool {
-        let s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        self.passes_with(&self.status.lock().unwrap_or_else(|e| e.into_inner()), kind)
+    }
+
+    /// The one rule of [`verdict`](Self::verdict) and [`ok`](Self::ok).
+    fn passes_with(&self, s: &Status, kind: CheckKind) -> bool {
         match kind {
             CheckKind::Startup => s.ever_passed,
             _ if s.runs == 0 => kind == CheckKind::Liveness,

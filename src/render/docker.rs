@@ -170,13 +170,10 @@ pub fn image_config(spec: &Spec) -> ImageConfig {
     exposed_ports.push(spec.health.port.to_string());
 
     let binary_path = spec.binary_path();
-    let test = vec![
-        binary_path.clone(),
-        berth_sidecar::contract::PROBE_FLAG.to_owned(),
-        berth_sidecar::contract::PATH_READYZ
-            .trim_start_matches('/')
-            .to_owned(),
-    ];
+    let test = std::iter::once(binary_path.as_str())
+        .chain(super::plan::readyz_probe_args())
+        .map(str::to_owned)
+        .collect();
     let entrypoint = if spec.command.is_empty() {
         vec![binary_path.clone()]
     } else {

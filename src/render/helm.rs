@@ -321,9 +321,8 @@ fn readme(spec: &Spec, tree: &[(&str, &str, Node<'_>)]) -> Result<String, Render
         .collect(),
         probes: plan::probes(spec),
         probe_command: format!(
-            "{} {} {}",
-            c::PROBE_FLAG,
-            c::PATH_READYZ.trim_start_matches('/'),
+            "{} {}",
+            plan::readyz_probe_args().join(" "),
             c::PROBE_ADDR_FLAG
         ),
         startup_timeout: spec.health.startup_timeout.to_string(),

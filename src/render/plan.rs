@@ -48,6 +48,11 @@ pub const MANAGED_BY: &str = "berth";
 pub const PULL_POLICY: &str = "IfNotPresent";
 /// The pull policies the chart's `image.pullPolicy` accepts.
 pub const PULL_POLICIES: &[&str] = &[PULL_POLICY, "Always", "Never"];
+/// Probe mode's arguments that check readiness, `--berth-probe readyz`: the Docker
+/// HEALTHCHECK, the chart's test pod, the chart and Windows READMEs.
+pub fn readyz_probe_args() -> [&'static str; 2] {
+    [c::PROBE_FLAG, c::PATH_READYZ.trim_start_matches('/')]
+}
 /// distroless' `nonroot` user: the UID the `helm test` pod runs as when the daemon runs as root
 /// (the description's default `runAsUser`).
 pub use crate::spec::rules::NONROOT_UID;
@@ -1279,8 +1284,8 @@ pub fn chart_helpers() -> String {
         "The arguments of probe mode checking readiness at the admin Service (the test pod).",
         &format!(
             "- {flag}\n- {probe}\n- {addr}\n- {{{{ printf \"%s:%d\" (include \"berth.adminServiceName\" .) (.Values.health.port | int64) | quote }}}}",
-            flag = c::PROBE_FLAG,
-            probe = c::PATH_READYZ.trim_start_matches('/'),
+            flag = readyz_probe_args()[0],
+            probe = readyz_probe_args()[1],
             addr = c::PROBE_ADDR_FLAG,
         ),
     );

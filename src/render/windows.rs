@@ -298,11 +298,7 @@ impl Context {
             path_readyz: c::PATH_READYZ,
             path_startupz: c::PATH_STARTUPZ,
             path_metrics: c::PATH_METRICS,
-            probe_readyz: format!(
-                "{} {}",
-                c::PROBE_FLAG,
-                c::PATH_READYZ.trim_start_matches('/')
-            ),
+            probe_readyz: super::plan::readyz_probe_args().join(" "),
         }
     }
 }

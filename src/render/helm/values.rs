@@ -813,14 +813,7 @@ pub(super) fn placeholders(spec: &Spec) -> Vec<(&'static str, String)> {
     table.extend([
         ("NONROOT_UID", plan::NONROOT_UID.to_string()),
         ("STOP_MARGIN", format!("{margin}s")),
-        (
-            "PROBE_READYZ",
-            format!(
-                "{} {}",
-                c::PROBE_FLAG,
-                c::PATH_READYZ.trim_start_matches('/')
-            ),
-        ),
+        ("PROBE_READYZ", plan::readyz_probe_args().join(" ")),
         ("startupTimeout", spec.health.startup_timeout.to_string()),
         ("preStopDelay", spec.shutdown.pre_stop_delay.to_string()),
         ("drainTimeout", spec.shutdown.drain_timeout.to_string()),

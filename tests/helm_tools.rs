@@ -5,7 +5,7 @@
 //! YAML files, the schema rejecting wrong types, and the schema being self-contained.
 //!
 //! Skips (with a message) when `helm` is missing, unless `BERTH_REQUIRE_TOOLS=1` (CI), which
-//! turns a missing tool into a failure. Tools: helm from `$BERTH_HELM`, `$PATH` or `/root/go/bin/helm`
+//! turns a missing tool into a failure. Tools: helm from `$BERTH_HELM`, `$PATH` or Go's bin directory
 //! (`.ci/install-deps.sh` installs it), `kubernetes-validate` and `yamllint` from PyPI.
 
 use std::collections::BTreeMap;
@@ -797,28 +797,18 @@ fn generated_yaml_files_pass_yamllint() {
     }
 }
 
-/// An optional linter: on `PATH` or where the e2e scripts cache it. Never required (CI does not
-/// install them); skipped with a message when absent.
-fn optional_linter(name: &str, cached: &str) -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    let found = on_path.or_else(|| Some(PathBuf::from(cached)).filter(|p| p.is_file()));
-    if found.is_none() {
-        eprintln!("SKIPPED: {name} is not installed (optional)");
-    }
-    found
-}
-
 /// checkov and kube-score report nothing on a fully described daemon except deliberate,
 /// documented choices: every exemption is an annotation with its reason.
 #[test]
 fn linters_report_only_documented_findings() {
     let Some(helm) = helm() else { return };
-    let checkov = optional_linter("checkov", "/var/cache/berth-e2e/checkov-venv/bin/checkov");
-    let kube_score = optional_linter("kube-score", "/root/go/bin/kube-score");
+    let checkov = support::find_tool(
+        "BERTH_CHECKOV",
+        &["checkov", &support::cached_checkov()],
+        "--version",
+        true,
+    );
+    let kube_score = support::find_tool("BERTH_KUBE_SCORE", &["kube-score"], "version", true);
     if checkov.is_none() && kube_score.is_none() {
         return;
     }

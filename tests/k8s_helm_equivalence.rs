@@ -159,12 +159,7 @@ fn helm_template(helm: &Path, dir: &Path, spec: &Spec) -> String {
 
 #[test]
 fn plain_manifests_equal_helm_template_with_default_values() {
-    let Some(helm) = support::find_tool(
-        "BERTH_HELM",
-        &["helm", "/root/go/bin/helm"],
-        "version",
-        true,
-    ) else {
+    let Some(helm) = support::find_tool("BERTH_HELM", &["helm"], "version", true) else {
         return;
     };
     let mut report = Vec::new();

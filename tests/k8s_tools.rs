@@ -1,7 +1,7 @@
 //! The plain manifests under the tools their users run: `kubernetes-validate --strict` for
-//! every Kubernetes minor of the supported range (1.29 to 1.37) and kube-score (both installed
-//! by `.ci/install-deps.sh`, required in CI), and checkov when it is installed
-//! (`.ci/install-deps.sh` puts it in its own venv, /var/cache/berth-e2e/checkov-venv).
+//! every Kubernetes minor of the supported range (1.29 to 1.37), kube-score and checkov (all
+//! installed by `.ci/install-deps.sh`, checkov in its own venv, `$BERTH_E2E_CACHE/checkov-venv`;
+//! required in CI).
 //!
 //! Every description is checked: the built-in cases (both kinds, every optional field set and
 //! unset), `tests/fixtures/*` and `examples/*`. A missing tool skips a test with a printed
@@ -149,12 +149,8 @@ fn kubernetes_validate_strict_every_supported_version() {
 /// exempted by the `kube-score/ignore` annotation.
 #[test]
 fn kube_score_reports_only_deliberate_findings() {
-    let Some(tool) = support::find_tool(
-        "BERTH_KUBE_SCORE",
-        &["kube-score", "/root/go/bin/kube-score"],
-        "version",
-        true,
-    ) else {
+    let Some(tool) = support::find_tool("BERTH_KUBE_SCORE", &["kube-score"], "version", true)
+    else {
         return;
     };
     let dir = temp_dir();
@@ -190,9 +186,9 @@ fn kube_score_reports_only_deliberate_findings() {
 fn checkov_reports_only_deliberate_findings() {
     let Some(tool) = support::find_tool(
         "BERTH_CHECKOV",
-        &["checkov", "/var/cache/berth-e2e/checkov-venv/bin/checkov"],
+        &["checkov", &support::cached_checkov()],
         "--version",
-        false,
+        true,
     ) else {
         return;
     };

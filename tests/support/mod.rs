@@ -200,8 +200,36 @@ fn runs(program: &PathBuf, probe_arg: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// The suites' long-lived cache (`$BERTH_E2E_CACHE`, default `/var/cache/berth-e2e`, as in
+/// `tests/e2e/lib/common.sh`): `.ci/install-deps.sh` puts checkov's virtualenv there.
+pub fn e2e_cache() -> PathBuf {
+    std::env::var_os("BERTH_E2E_CACHE")
+        .map_or_else(|| PathBuf::from("/var/cache/berth-e2e"), PathBuf::from)
+}
+
+/// checkov in its own virtualenv, where `.ci/install-deps.sh` installs it.
+pub fn cached_checkov() -> String {
+    e2e_cache()
+        .join("checkov-venv/bin/checkov")
+        .display()
+        .to_string()
+}
+
+/// Where `go install` puts binaries (`$GOBIN`, else `$GOPATH/bin`, else `~/go/bin`), as
+/// `.ci/install-deps.sh` installs helm, helm4 and kube-score.
+fn go_bin_dir() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("GOBIN")
+        .or_else(|| var("GOPATH").map(|p| p.join("bin")))
+        .or_else(|| var("HOME").map(|h| h.join("go/bin")))
+}
+
 /// Finds a tool: `$env_var` when set (an explicit choice: nothing else is tried), else the
-/// candidates (names on PATH, the same names in `~/go/bin`, or absolute paths), each probed
+/// candidates (names on PATH, the same names in Go's bin directory, or absolute paths), each probed
 /// with `probe_arg`. Without it: panics when `required` and [`require_tools`], else prints why
 /// and returns `None` (the test is skipped).
 pub fn find_tool(
@@ -213,7 +241,7 @@ pub fn find_tool(
     let list: Vec<PathBuf> = match std::env::var_os(env_var) {
         Some(explicit) => vec![PathBuf::from(explicit)],
         None => {
-            let home_go = std::env::var_os("HOME").map(|h| PathBuf::from(h).join("go/bin"));
+            let home_go = go_bin_dir();
             let mut list = Vec::new();
             for c in candidates {
                 list.push(PathBuf::from(c));

@@ -7,7 +7,7 @@
 #   BERTH_E2E_ROOTFS=/path  BERTH_E2E_MIRROR=http://...  (optional overrides)
 set -euo pipefail
 
-ROOT=${BERTH_E2E_ROOTFS:-/var/cache/berth-e2e/systemd-rootfs}
+ROOT=${BERTH_E2E_ROOTFS:-${BERTH_E2E_CACHE:-/var/cache/berth-e2e}/systemd-rootfs}
 SUITE=bookworm
 PACKAGES=systemd,systemd-sysv,dbus,curl,procps
 # Bump when PACKAGES or the post-install steps change: a different stamp forces a rebuild.

@@ -107,7 +107,9 @@ ensure_docker_installed() {
 }
 
 # ensure_dockerd: starts dockerd in the background (log and pid file under the cache dir)
-# unless an engine already answers, then waits up to 60 s for `docker info`.
+# unless an engine already answers, then waits up to 60 s for `docker info`. With
+# BERTH_DOCKER_DATA_ROOT set, the engine it starts keeps its images there instead of
+# /var/lib/docker (a cold run that leaves the host's image store alone).
 ensure_dockerd() {
   ensure_docker_installed
   if "$DOCKER" info >/dev/null 2>&1; then
@@ -121,7 +123,9 @@ ensure_dockerd() {
     rm -f "$pidfile" /var/run/docker.pid
     e2e_log "starting dockerd (log: $BERTH_E2E_CACHE/dockerd.log)"
     # setsid: the engine outlives this script (its images are the cache between runs).
-    setsid /usr/sbin/dockerd --pidfile "$pidfile" >>"$BERTH_E2E_CACHE/dockerd.log" 2>&1 </dev/null &
+    local args=(--pidfile "$pidfile")
+    [ -z "${BERTH_DOCKER_DATA_ROOT:-}" ] || args+=(--data-root "$BERTH_DOCKER_DATA_ROOT")
+    setsid /usr/sbin/dockerd "${args[@]}" >>"$BERTH_E2E_CACHE/dockerd.log" 2>&1 </dev/null &
   fi
   if ! wait_until 60 1 "$DOCKER" info; then
     tail -n 20 "$BERTH_E2E_CACHE/dockerd.log" >&2 || true

@@ -38,7 +38,6 @@ source tests/e2e/kubelet/node.sh
 
 T0=$(now_ms)
 phase() { printf '\n== [%6.1fs] %s\n' "$(awk -v a="$(now_ms)" -v b="$T0" 'BEGIN{print (a-b)/1000}')" "$*"; }
-secs() { awk -v m="$1" 'BEGIN { printf "%.1f s", m / 1000 }'; }
 FIG=()
 figure() {
   FIG+=("$(printf '%-64s %s' "$1" "$2")")

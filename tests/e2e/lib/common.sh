@@ -67,6 +67,9 @@ now_ms() {
   echo $((s * 1000 + 10#$ns / 1000000))
 }
 
+# secs MS: "12.3 s".
+secs() { awk -v m="$1" 'BEGIN { printf "%.1f s", m / 1000 }'; }
+
 # wait_until TIMEOUT_S INTERVAL_S CMD...: polls CMD until it succeeds; fails after TIMEOUT_S.
 wait_until() {
   local timeout=$1 interval=$2

@@ -16,6 +16,32 @@ use crate::metrics::{CheckLabels, Metrics};
 use crate::state::Phase;
 use crate::verdict::flag;
 
+/// Why a built-in line of a probe report fails; formatted only for the report.
+enum Failing<'a> {
+    StartupIncomplete,
+    Draining,
+    MarkReadyPending,
+    LatchesHeld(usize),
+    TaskPanicked(&'a str),
+}
+
+impl std::fmt::Display for Failing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failing::StartupIncomplete => f.write_str("start-up not complete"),
+            Failing::Draining => f.write_str("draining"),
+            Failing::MarkReadyPending => f.write_str("mark_ready() not called yet"),
+            Failing::LatchesHeld(n) => write!(f, "{n} start-up latch(es) held"),
+            Failing::TaskPanicked(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Start-up checks stop counting once start-up completed: their lines pass from then on.
+fn startup_settled(kind: CheckKind, started: bool) -> bool {
+    kind == CheckKind::Startup && started
+}
+
 /// One line of a probe report: name and verdict.
 pub(crate) struct Line {
     pub name: String,
@@ -82,57 +108,15 @@ impl Health {
     /// The report behind `/livez`, `/readyz` and `/startupz`.
     pub fn report(&self, kind: CheckKind) -> Vec<Line> {
         let mut lines = Vec::new();
-        match kind {
-            CheckKind::Liveness => {
-                lines.push(Line {
-                    name: "ping".to_owned(),
-                    result: Ok(()),
-                });
-                if self.fail_liveness_on_task_panic {
-                    let panic = self.task_panic.lock().unwrap_or_else(|e| e.into_inner());
-                    lines.push(Line {
-                        name: "tasks".to_owned(),
-                        result: match &*panic {
-                            None => Ok(()),
-                            Some(msg) => Err(msg.clone()),
-                        },
-                    });
-                }
-            }
-            CheckKind::Readiness => {
-                lines.push(Line {
-                    name: "startup".to_owned(),
-                    result: if self.startup_complete() {
-                        Ok(())
-                    } else {
-                        Err("start-up not complete".to_owned())
-                    },
-                });
-                lines.push(Line {
-                    name: "shutdown".to_owned(),
-                    result: if self.lifecycle.phase() >= Phase::Draining {
-                        Err("draining".to_owned())
-                    } else {
-                        Ok(())
-                    },
-                });
-            }
-            CheckKind::Startup => {
-                let pending = self.latches.load(Ordering::SeqCst);
-                lines.push(Line {
-                    name: "latches".to_owned(),
-                    result: if self.startup_complete() || pending == 0 {
-                        Ok(())
-                    } else if self.main_latch.load(Ordering::SeqCst) && pending == 1 {
-                        Err("mark_ready() not called yet".to_owned())
-                    } else {
-                        Err(format!("{pending} start-up latch(es) held"))
-                    },
-                });
-            }
-        }
+        self.builtin_lines(kind, true, |name, failing| {
+            lines.push(Line {
+                name: name.to_owned(),
+                result: failing.map_or(Ok(()), |why| Err(why.to_string())),
+            });
+        });
+        let settled = startup_settled(kind, self.startup_complete());
         for check in self.checks.iter().filter(|c| c.has(kind)) {
-            let result = if kind == CheckKind::Startup && self.startup_complete() {
+            let result = if settled {
                 Ok(())
             } else {
                 match check.verdict(kind) {
@@ -146,6 +130,49 @@ impl Health {
             });
         }
         lines
+    }
+
+    /// The built-in lines of a probe, in report order: each line's name and, when it fails,
+    /// why. The one statement of their rules, for [`Health::report`] (which formats the
+    /// reasons) and [`Health::evaluate`] (which only counts them, allocation-free).
+    /// `with_phase`: include readiness's `shutdown` line (the cached verdict applies the
+    /// phase itself when it is read).
+    fn builtin_lines(
+        &self,
+        kind: CheckKind,
+        with_phase: bool,
+        mut line: impl FnMut(&'static str, Option<Failing<'_>>),
+    ) {
+        let started = self.startup_complete();
+        match kind {
+            CheckKind::Liveness => {
+                line("ping", None);
+                if self.fail_liveness_on_task_panic {
+                    let panic = self.task_panic.lock().unwrap_or_else(|e| e.into_inner());
+                    line("tasks", panic.as_deref().map(Failing::TaskPanicked));
+                }
+            }
+            CheckKind::Readiness => {
+                line("startup", (!started).then_some(Failing::StartupIncomplete));
+                if with_phase {
+                    let draining = self.lifecycle.phase() >= Phase::Draining;
+                    line("shutdown", draining.then_some(Failing::Draining));
+                }
+            }
+            CheckKind::Startup => {
+                let pending = self.latches.load(Ordering::SeqCst);
+                line(
+                    "latches",
+                    if started || pending == 0 {
+                        None
+                    } else if self.main_latch.load(Ordering::SeqCst) && pending == 1 {
+                        Some(Failing::MarkReadyPending)
+                    } else {
+                        Some(Failing::LatchesHeld(pending))
+                    },
+                );
+            }
+        }
     }
 
     /// Whether every line of [`Health::report`] passes: the cached verdict (one atomic load;
@@ -174,25 +201,15 @@ impl Health {
     /// Whether every line of [`Health::report`] passes, apart from readiness's phase line
     /// (applied when the verdict is read), computed from the checks' state.
     fn evaluate(&self, kind: CheckKind) -> bool {
-        let started = self.startup_complete();
-        let builtin = match kind {
-            CheckKind::Liveness => {
-                !self.fail_liveness_on_task_panic
-                    || self
-                        .task_panic
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .is_none()
-            }
-            CheckKind::Readiness => started,
-            CheckKind::Startup => started || self.latches.load(Ordering::SeqCst) == 0,
-        };
-        builtin
+        let mut passes = true;
+        self.builtin_lines(kind, false, |_, failing| passes &= failing.is_none());
+        let settled = startup_settled(kind, self.startup_complete());
+        passes
             && self
                 .checks
                 .iter()
                 .filter(|c| c.has(kind))
-                .all(|c| (kind == CheckKind::Startup && started) || c.ok(kind))
+                .all(|c| settled || c.ok(kind))
     }
 
     /// Whether start-up completed.

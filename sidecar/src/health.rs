@@ -107,14 +107,15 @@ impl Health {
 
     /// The report behind `/livez`, `/readyz` and `/startupz`.
     pub fn report(&self, kind: CheckKind) -> Vec<Line> {
+        let started = self.startup_complete();
         let mut lines = Vec::new();
-        self.builtin_lines(kind, true, |name, failing| {
+        self.builtin_lines(kind, started, true, |name, failing| {
             lines.push(Line {
                 name: name.to_owned(),
                 result: failing.map_or(Ok(()), |why| Err(why.to_string())),
             });
         });
-        let settled = startup_settled(kind, self.startup_complete());
+        let settled = startup_settled(kind, started);
         for check in self.checks.iter().filter(|c| c.has(kind)) {
             let result = if settled {
                 Ok(())
@@ -135,15 +136,16 @@ impl Health {
     /// The built-in lines of a probe, in report order: each line's name and, when it fails,
     /// why. The one statement of their rules, for [`Health::report`] (which formats the
     /// reasons) and [`Health::evaluate`] (which only counts them, allocation-free).
-    /// `with_phase`: include readiness's `shutdown` line (the cached verdict applies the
-    /// phase itself when it is read).
+    /// `started`: the caller's one reading of [`Health::startup_complete`]; `with_phase`:
+    /// include readiness's `shutdown` line (the cached verdict applies the phase itself when
+    /// it is read).
     fn builtin_lines(
         &self,
         kind: CheckKind,
+        started: bool,
         with_phase: bool,
         mut line: impl FnMut(&'static str, Option<Failing<'_>>),
     ) {
-        let started = self.startup_complete();
         match kind {
             CheckKind::Liveness => {
                 line("ping", None);
@@ -201,9 +203,12 @@ impl Health {
     /// Whether every line of [`Health::report`] passes, apart from readiness's phase line
     /// (applied when the verdict is read), computed from the checks' state.
     fn evaluate(&self, kind: CheckKind) -> bool {
+        let started = self.startup_complete();
         let mut passes = true;
-        self.builtin_lines(kind, false, |_, failing| passes &= failing.is_none());
-        let settled = startup_settled(kind, self.startup_complete());
+        self.builtin_lines(kind, started, false, |_, failing| {
+            passes &= failing.is_none()
+        });
+        let settled = startup_settled(kind, started);
         passes
             && self
                 .checks

@@ -802,13 +802,8 @@ fn generated_yaml_files_pass_yamllint() {
 #[test]
 fn linters_report_only_documented_findings() {
     let Some(helm) = helm() else { return };
-    let checkov = support::find_tool(
-        "BERTH_CHECKOV",
-        &["checkov", &support::cached_checkov()],
-        "--version",
-        true,
-    );
-    let kube_score = support::find_tool("BERTH_KUBE_SCORE", &["kube-score"], "version", true);
+    let checkov = support::checkov();
+    let kube_score = support::kube_score();
     if checkov.is_none() && kube_score.is_none() {
         return;
     }

@@ -149,8 +149,7 @@ fn kubernetes_validate_strict_every_supported_version() {
 /// exempted by the `kube-score/ignore` annotation.
 #[test]
 fn kube_score_reports_only_deliberate_findings() {
-    let Some(tool) = support::find_tool("BERTH_KUBE_SCORE", &["kube-score"], "version", true)
-    else {
+    let Some(tool) = support::kube_score() else {
         return;
     };
     let dir = temp_dir();
@@ -184,12 +183,7 @@ fn kube_score_reports_only_deliberate_findings() {
 /// checkov: every finding is fixed or carries a documented exemption, except unset resources.
 #[test]
 fn checkov_reports_only_deliberate_findings() {
-    let Some(tool) = support::find_tool(
-        "BERTH_CHECKOV",
-        &["checkov", &support::cached_checkov()],
-        "--version",
-        true,
-    ) else {
+    let Some(tool) = support::checkov() else {
         return;
     };
     let dir = temp_dir();

@@ -40,10 +40,10 @@ for tool in systemd-nspawn debootstrap nsenter curl cargo; do
 done
 
 # One run at a time on a machine (the container name and the cached root are shared).
-mkdir -p "$E2E_CACHE"
-exec 9>"$E2E_CACHE/systemd-e2e.lock"
+mkdir -p "$BERTH_E2E_CACHE"
+exec 9>"$BERTH_E2E_CACHE/systemd-e2e.lock"
 if ! flock -w 900 9; then
-  log "another systemd e2e run holds $E2E_CACHE/systemd-e2e.lock for 15 min; giving up"
+  log "another systemd e2e run holds $BERTH_E2E_CACHE/systemd-e2e.lock for 15 min; giving up"
   exit 1
 fi
 

@@ -202,17 +202,26 @@ fn runs(program: &PathBuf, probe_arg: &str) -> bool {
 
 /// The suites' long-lived cache (`$BERTH_E2E_CACHE`, default `/var/cache/berth-e2e`, as in
 /// `tests/e2e/lib/common.sh`): `.ci/install-deps.sh` puts checkov's virtualenv there.
-pub fn e2e_cache() -> PathBuf {
+fn e2e_cache() -> PathBuf {
     std::env::var_os("BERTH_E2E_CACHE")
         .map_or_else(|| PathBuf::from("/var/cache/berth-e2e"), PathBuf::from)
 }
 
-/// checkov in its own virtualenv, where `.ci/install-deps.sh` installs it.
-pub fn cached_checkov() -> String {
-    e2e_cache()
-        .join("checkov-venv/bin/checkov")
-        .display()
-        .to_string()
+/// checkov: `$BERTH_CHECKOV`, on PATH, or in its own virtualenv in the cache, where
+/// `.ci/install-deps.sh` installs it (required in CI, see [`find_tool`]).
+pub fn checkov() -> Option<PathBuf> {
+    let venv = e2e_cache().join("checkov-venv/bin/checkov");
+    find_tool(
+        "BERTH_CHECKOV",
+        &["checkov", &venv.display().to_string()],
+        "--version",
+        true,
+    )
+}
+
+/// kube-score: `$BERTH_KUBE_SCORE`, on PATH or in Go's bin directory (required in CI).
+pub fn kube_score() -> Option<PathBuf> {
+    find_tool("BERTH_KUBE_SCORE", &["kube-score"], "version", true)
 }
 
 /// Where `go install` puts binaries (`$GOBIN`, else `$GOPATH/bin`, else `~/go/bin`), as
@@ -241,11 +250,11 @@ pub fn find_tool(
     let list: Vec<PathBuf> = match std::env::var_os(env_var) {
         Some(explicit) => vec![PathBuf::from(explicit)],
         None => {
-            let home_go = go_bin_dir();
+            let go_bin = go_bin_dir();
             let mut list = Vec::new();
             for c in candidates {
                 list.push(PathBuf::from(c));
-                if let Some(dir) = &home_go
+                if let Some(dir) = &go_bin
                     && !c.contains('/')
                 {
                     list.push(dir.join(c));

@@ -4,8 +4,8 @@
 # Sourced by tests/e2e/systemd.sh.
 
 E2E_MACHINE=${E2E_MACHINE:-berth-e2e}
-E2E_CACHE=${E2E_CACHE:-${BERTH_E2E_CACHE:-/var/cache/berth-e2e}}
-E2E_PIDFILE="$E2E_CACHE/systemd-nspawn.pid"
+BERTH_E2E_CACHE=${BERTH_E2E_CACHE:-/var/cache/berth-e2e}
+E2E_PIDFILE="$BERTH_E2E_CACHE/systemd-nspawn.pid"
 NSPAWN_PID=""
 INIT_PID=""
 PASSED=0
